@@ -1,0 +1,221 @@
+"""Web intake throughput and latency under gunicorn on PostgreSQL + Redis.
+
+In the same run, a bare baseline route on the same app (form parse + one INSERT, no
+sealing, no routing, no outbox, no enqueue) is measured the same way; the ratio
+intake/baseline shows what sealing and durability cost. Target: ratio >= 0.75.
+
+    python bench/intake.py [--seconds 15] [--clients 16] [--postgres DSN] [--redis URL]
+
+Creates and drops its own database; uses its own Redis key prefix; stops its server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import multiprocessing as mp
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def bench_app():  # type: ignore[no-untyped-def]
+    """gunicorn entry point: the real app plus the baseline route (bench only)."""
+    from sqlalchemy import text
+
+    from tipline.app import create_app, csrf
+
+    app = create_app()
+    runtime = app.extensions["tipline"]
+
+    @csrf.exempt
+    def baseline():  # type: ignore[no-untyped-def]
+        from flask import request
+
+        description = request.form.get("description", "")
+        with runtime.engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO bench_baseline (category, zone, body) VALUES (:c, :z, :b)"),
+                {
+                    "c": request.form.get("category", ""),
+                    "z": request.form.get("zone", ""),
+                    "b": description,
+                },
+            )
+        return "ok"
+
+    app.add_url_rule("/bench/baseline", "bench_baseline", baseline, methods=["POST"])
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _client(port: int, path: str, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    fields = {
+        "category": "drugs",
+        "zone": "on-north",
+        "description": "A blue van delivers packages behind the arena every Friday night. " * 4,
+        "lang": "en",
+    }
+    if path == "/tip":
+        conn.request("GET", "/tip")
+        response = conn.getresponse()
+        page = response.read().decode()
+        cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
+        headers["Cookie"] = cookie
+        fields["csrf_token"] = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    body = urllib.parse.urlencode(fields)
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status == 200:
+            latencies.append(time.perf_counter() - started)
+        else:
+            errors += 1
+    out.put((latencies, errors))
+
+
+def measure(port: int, path: str, seconds: float, clients: int) -> dict[str, float]:
+    ctx = mp.get_context("fork")
+    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    procs = [ctx.Process(target=_client, args=(port, path, seconds, out)) for _ in range(clients)]
+    started = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - started
+    latencies = sorted(lat for lats, _ in results for lat in lats)
+    errors = sum(e for _, e in results)
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p95_ms": q[94] * 1000,
+        "p99_ms": q[98] * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--postgres", default="host=127.0.0.1 port=5432 dbname=test user=postgres")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+
+    import psycopg
+    import redis
+    from sqlalchemy import create_engine
+
+    from tipline.crypto import generate_private_key
+    from tipline.crypto import recovery as rk
+    from tipline.db import make_sessionmaker, transaction
+    from tipline.keyring import ensure_unit
+    from tipline.migrate import upgrade
+    from tipline.triage.config import load_config
+
+    dbname = f"tipline_bench_{uuid.uuid4().hex[:10]}"
+    params = dict(p.split("=", 1) for p in args.postgres.split())
+    url = f"postgresql+psycopg://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:{params.get('port', '5432')}/{dbname}"
+    prefix = f"tlbench-{uuid.uuid4().hex[:8]}"
+    workdir = Path(tempfile.mkdtemp(prefix="tipline-bench-"))
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    server = None
+    try:
+        engine = create_engine(url)
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TABLE bench_baseline (id serial primary key, category text, zone text, body text)"
+            )
+        recovery = generate_private_key()
+        rk.write_public(workdir / "keys", recovery.public_key)
+        with transaction(make_sessionmaker(engine)) as session:
+            for spec in load_config(ROOT / "config").units.values():
+                ensure_unit(session, spec.slug, spec.name, recovery.public_key)
+        engine.dispose()
+
+        def b64() -> str:
+            return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+        env = dict(os.environ)
+        env.update(
+            TIPLINE_DATABASE_URL=url, TIPLINE_REDIS_URL=args.redis, TIPLINE_REDIS_PREFIX=prefix,
+            TIPLINE_DATA_DIR=str(workdir / "data"), TIPLINE_KEYS_DIR=str(workdir / "keys"),
+            TIPLINE_CONFIG_DIR=str(ROOT / "config"), TIPLINE_SECRET_KEY=b64(), TIPLINE_RELAY_KEY=b64(),
+            TIPLINE_PEPPER=b64(), PYTHONPATH=str(ROOT),
+        )  # fmt: skip
+        port = _free_port()
+        server = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+             "--error-logfile", str(workdir / "gunicorn.log"), "bench.intake:bench_app()"],
+            env=env, cwd=ROOT, start_new_session=True,
+        )  # fmt: skip
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        print(
+            f"gunicorn {args.workers} workers, {args.clients} clients, {args.seconds:.0f} s per route, PostgreSQL + Redis"
+        )
+        measure(port, "/tip", 2, args.clients)  # warm-up
+        measure(port, "/bench/baseline", 2, args.clients)
+        baseline = measure(port, "/bench/baseline", args.seconds, args.clients)
+        intake = measure(port, "/tip", args.seconds, args.clients)
+        for name, r in (("baseline (1 INSERT)", baseline), ("intake (sealed)", intake)):
+            print(
+                f"{name:22s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
+                f"p99 {r['p99_ms']:6.1f} ms  ({r['requests']} ok, {r['errors']} errors)"
+            )
+        ratio = intake["rps"] / baseline["rps"]
+        print(f"ratio intake/baseline: {ratio:.2f} (target >= 0.75)")
+        return 0 if intake["errors"] == 0 and baseline["errors"] == 0 else 1
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+        r = redis.Redis.from_url(args.redis)
+        keys = list(r.scan_iter(match=f"*{prefix}*", count=1000))
+        if keys:
+            r.delete(*keys)
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    sys.exit(main())

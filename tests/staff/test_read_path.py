@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.support.forms import csrf_token, reference_from, sign_in, submit_tip
+from tipline.crypto import SealError
+from tipline.crypto import hierarchy as h
+from tipline.keyring import unlock_staff, unlock_units
+from tipline.models import AuditEntry, Staff, Tip, TipKeyGrant
+
+pytestmark = pytest.mark.embedded
+
+
+def _routed_tip(client, drain, **fields) -> str:  # type: ignore[no-untyped-def]
+    reference = reference_from(submit_tip(client, **fields).get_data(as_text=True))
+    drain()
+    return reference
+
+
+def test_unit_member_reads_the_tip_and_the_read_is_audited(
+    app, client, drain, world, runtime
+) -> None:  # type: ignore[no-untyped-def]
+    text = "Stolen catalytic converters are stored in the barn on 3rd line."
+    reference = _routed_tip(
+        client, drain, category="property-crime", zone="on-north", description=text
+    )
+    staff_client = app.test_client()
+    sign_in(staff_client, world["north"])
+    queue = staff_client.get("/staff/")
+    assert reference in queue.get_data(as_text=True)
+    page = staff_client.get(f"/staff/tips/{reference}")
+    assert page.status_code == 200
+    assert text in page.get_data(as_text=True)
+    with runtime.sessions() as session:
+        actions = [
+            (e.actor, e.action, e.subject)
+            for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))
+        ]
+    assert (f"staff:{world['north'].id}", "tip.read", reference) in actions
+
+
+def test_member_of_another_unit_gets_404_and_no_trace_of_the_tip(app, client, drain, world) -> None:  # type: ignore[no-untyped-def]
+    reference = _routed_tip(client, drain, category="property-crime", zone="on-north")
+    other = app.test_client()
+    sign_in(other, world["montreal"])
+    assert reference not in other.get("/staff/").get_data(as_text=True)
+    response = other.get(f"/staff/tips/{reference}")
+    missing = other.get("/staff/tips/ZZZZZZZZZZ")
+    assert response.status_code == missing.status_code == 404
+    # Same page for "not yours" and "does not exist": nothing tells them apart.
+    assert response.get_data(as_text=True).replace(reference, "X") == missing.get_data(
+        as_text=True
+    ).replace("ZZZZZZZZZZ", "X")
+
+
+def test_other_units_keys_cannot_open_the_tip_even_with_the_database(
+    client, drain, world, runtime
+) -> None:  # type: ignore[no-untyped-def]
+    """The compartment is cryptographic: with the database and a Montreal investigator's
+    password, no key they hold opens any grant of a North tip."""
+    reference = _routed_tip(client, drain, category="property-crime", zone="on-north")
+    account = world["montreal"]
+    with runtime.sessions() as session:
+        staff = session.get(Staff, account.id)
+        unlocked = unlock_units(session, staff.id, unlock_staff(staff, account.password))
+        tip = session.scalars(select(Tip).where(Tip.reference == reference)).one()
+        grants = session.scalars(select(TipKeyGrant).where(TipKeyGrant.tip_id == tip.id)).all()
+    assert unlocked.unit_keys  # they do hold a unit key: their own
+    attempts = 0
+    for grant in grants:
+        for unit_key in [*unlocked.unit_keys.values(), unlocked.staff_key]:
+            attempts += 1
+            with pytest.raises(SealError):
+                h.open_tip_key(
+                    unit_key, grant.sealed_key, reference, grant.holder, grant.holder_version
+                )
+    assert attempts >= 3
+
+
+def test_not_signed_in_is_sent_to_login(client, drain) -> None:  # type: ignore[no-untyped-def]
+    reference = _routed_tip(client, drain)
+    response = client.get(f"/staff/tips/{reference}")
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+
+
+def test_wrong_password_or_code_is_refused_with_one_message(app, world) -> None:  # type: ignore[no-untyped-def]
+    account = world["north"]
+    client = app.test_client()
+    for password, code in ((account.password + "x", account.code()), (account.password, "000000")):
+        token = csrf_token(client, "/staff/login")
+        response = client.post(
+            "/staff/login",
+            data={"email": account.email, "password": password, "totp": code, "csrf_token": token},
+        )
+        assert response.status_code == 401
+        assert "Email, password or code is not right." in response.get_data(as_text=True)
+
+
+def test_a_totp_code_cannot_be_replayed(app, world) -> None:  # type: ignore[no-untyped-def]
+    account = world["north"]
+    code = account.code()
+    first, second = app.test_client(), app.test_client()
+    for client, expected in ((first, 302), (second, 401)):
+        token = csrf_token(client, "/staff/login")
+        response = client.post(
+            "/staff/login",
+            data={
+                "email": account.email,
+                "password": account.password,
+                "totp": code,
+                "csrf_token": token,
+            },
+        )
+        assert response.status_code == expected
+
+
+def test_logout_ends_the_session(app, world, client, drain) -> None:  # type: ignore[no-untyped-def]
+    staff_client = app.test_client()
+    sign_in(staff_client, world["north"])
+    assert staff_client.get("/staff/").status_code == 200
+    token = csrf_token(staff_client, "/staff/")
+    staff_client.post("/staff/logout", data={"csrf_token": token})
+    assert staff_client.get("/staff/").status_code == 302
+
+
+def test_session_in_redis_opens_nothing_without_the_cookie(app, world, runtime) -> None:  # type: ignore[no-untyped-def]
+    staff_client = app.test_client()
+    sign_in(staff_client, world["north"])
+    keys = list(runtime.redis.scan_iter(match=f"{runtime.settings.redis_prefix}:staff-session:*"))
+    assert len(keys) == 1
+    stored = runtime.redis.get(keys[0])
+    with runtime.sessions() as session:
+        staff = session.get(Staff, world["north"].id)
+        staff_key = unlock_staff(staff, world["north"].password)
+    assert staff_key.raw not in stored

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tipline.settings import SettingsError, load_settings
+
+GOOD = base64.urlsafe_b64encode(b"k" * 32).decode()
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        "TIPLINE_SECRET_KEY": GOOD,
+        "TIPLINE_RELAY_KEY": GOOD,
+        "TIPLINE_PEPPER": GOOD,
+        "TIPLINE_DATA_DIR": "/nonexistent-tipline",
+    }
+    env.update(extra)
+    return env
+
+
+def test_embedded_defaults() -> None:
+    settings = load_settings(_env())
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
+        "/tipline.db"
+    )
+    assert settings.redis_url is None
+    assert settings.effective_redis_url.startswith("unix://")
+    assert settings.public_url == "http://127.0.0.1:8000"
+
+
+def test_plain_postgresql_url_gets_the_psycopg_driver() -> None:
+    settings = load_settings(_env(TIPLINE_DATABASE_URL="postgresql://u@db/tipline"))
+    assert settings.database_url == "postgresql+psycopg://u@db/tipline"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("TIPLINE_DATABASE_URL", "mysql://x", "TIPLINE_DATABASE_URL"),
+        ("TIPLINE_REDIS_URL", "http://x", "TIPLINE_REDIS_URL"),
+        ("TIPLINE_PUBLIC_URL", "ftp://x", "TIPLINE_PUBLIC_URL"),
+        ("TIPLINE_SECRET_KEY", "c2hvcnQ", "at least 32 bytes"),
+        ("TIPLINE_PEPPER", "", "TIPLINE_PEPPER is not set"),
+        ("TIPLINE_TIME_GRANULARITY_MINUTES", "soon", "whole number"),
+        ("TIPLINE_TIME_GRANULARITY_MINUTES", "0", "between 1 and 1440"),
+        ("TIPLINE_TWILIO_API_BASE", "localhost:9", "TIPLINE_TWILIO_API_BASE"),
+    ],
+)
+def test_a_wrong_value_fails_at_start_naming_the_variable(
+    name: str, value: str, fragment: str
+) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        load_settings(_env(**{name: value}))

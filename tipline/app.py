@@ -1,0 +1,117 @@
+"""The Flask application factory: one blueprint per audience, settings loaded once."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from tipline.errors import ServiceUnavailable, TiplineError
+from tipline.runtime import Runtime
+from tipline.settings import Settings, load_settings
+
+csrf = CSRFProtect()
+
+SECURITY_HEADERS = {
+    # No third-party anything; inline scripts and styles are not allowed either.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+
+def quiet_request_logs() -> None:
+    # werkzeug's request log line starts with the client address: never let it out.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    if runtime is None:
+        runtime = Runtime(settings or load_settings())
+    settings = runtime.settings
+    quiet_request_logs()
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        SESSION_COOKIE_NAME="tipline_csrf",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the browser session
+        WTF_CSRF_SSL_STRICT=False,  # strict Referer checks fail under Referrer-Policy: no-referrer
+    )
+    app.extensions["tipline"] = runtime
+    csrf.init_app(app)
+
+    from tipline.health import bp as health_bp
+    from tipline.intake.web import bp as intake_bp
+    from tipline.staff.views import bp as staff_bp
+
+    app.register_blueprint(intake_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(health_bp)
+
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def _wants_json() -> bool:
+        return request.path.startswith(("/api/", "/healthz"))
+
+    def _render_error(status: int, code: str, message: str, field: str | None = None):  # type: ignore[no-untyped-def]
+        if _wants_json():
+            return jsonify({"error": {"code": code, "message": message}}), status
+        return render_template("error.html", status=status, message=message, field=field), status
+
+    @app.errorhandler(TiplineError)
+    def _tipline_error(exc: TiplineError):  # type: ignore[no-untyped-def]
+        return _render_error(exc.status, exc.code, exc.message, exc.field)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc):  # type: ignore[no-untyped-def]
+        return _render_error(413, "too_large", "What you sent is too large. Please shorten it.")
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_exc):  # type: ignore[no-untyped-def]
+        return _render_error(
+            400,
+            "form_expired",
+            "This form expired. Please go back, reload the page and send again.",
+        )
+
+    @app.errorhandler(OperationalError)
+    def _database_down(_exc):  # type: ignore[no-untyped-def]
+        app.logger.error("database unavailable")
+        error = ServiceUnavailable(
+            "We cannot take this right now. Nothing was saved: please try again in a few minutes."
+        )
+        return _render_error(error.status, error.code, error.message)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return _render_error(exc.code or 500, "http_error", exc.description or "Error")
+
+    @app.teardown_appcontext
+    def _noop(_exc):  # type: ignore[no-untyped-def]
+        return None
+
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["tipline"]

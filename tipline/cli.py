@@ -1,0 +1,352 @@
+"""The ``tipline`` command. Each subcommand parses options and calls one function."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from tipline.settings import Settings, SettingsError, load_settings
+
+
+def _settings(require_secrets: bool = True) -> Settings:
+    try:
+        return load_settings(require_secrets=require_secrets)
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+def _runtime(require_secrets: bool = True):  # type: ignore[no-untyped-def]
+    from tipline.runtime import Runtime
+
+    return Runtime(_settings(require_secrets))
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+@click.group()
+def main() -> None:
+    """Tipline: anonymous tips by SMS and web, sealed at rest, routed by zone and category."""
+
+
+# --- demo -------------------------------------------------------------------------------
+
+
+@main.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int) -> None:
+    """Run everything locally: SQLite + bundled Redis, web, worker and scheduler."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tipline.demo import run_demo
+
+    _logging()
+    sys.exit(run_demo(host=host, port=port))
+
+
+@demo.command("totp")
+@click.argument("email")
+def demo_totp(email: str) -> None:
+    """Print the current sign-in code of a demo account (demo data directory only)."""
+    from tipline.demo import current_code
+
+    try:
+        click.echo(current_code(email))
+    except KeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# --- db ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to the newest schema."""
+    from tipline.migrate import upgrade
+
+    runtime = _runtime(require_secrets=False)
+    upgrade(runtime.engine)
+    click.echo("database is up to date")
+    runtime.close()
+
+
+# --- config -----------------------------------------------------------------------------
+
+
+@main.group()
+def config() -> None:
+    """Zones, categories and routing rules."""
+
+
+@config.command("check")
+def config_check() -> None:
+    """Validate config/ and print what each zone × category routes to."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tipline.triage.config import ConfigError, load_config
+    from tipline.triage.routing import routing_summary
+
+    settings = _settings(require_secrets=False)
+    try:
+        cfg = load_config(settings.config_dir)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console = Console()
+    console.print(
+        f"{settings.config_dir}: {len(cfg.provinces)} provinces, {len(cfg.zones)} zones, "
+        f"{len(cfg.categories)} categories, {len(cfg.units)} units, {len(cfg.rules)} rules"
+    )
+    table = Table("zone", "category", "primary unit", "info only")
+    for zone, category, primary, info in routing_summary(cfg):
+        table.add_row(zone, category, primary, ", ".join(info))
+    console.print(table)
+
+
+# --- keys, units, staff -----------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """The recovery key and unit keys."""
+
+
+@keys.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing recovery key (dangerous).")
+@click.option(
+    "--private-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the private half to this file (mode 0600) instead of only printing it.",
+)
+def keys_init(force: bool, private_out: Path | None) -> None:
+    """Create the recovery keypair: public half into keys/, private half shown once."""
+    from tipline.crypto import generate_private_key
+    from tipline.crypto import recovery as rk
+
+    settings = _settings(require_secrets=False)
+    target = settings.keys_dir / rk.PUBLIC_FILE
+    if target.exists() and not force:
+        raise click.ClickException(
+            f"{target} already exists; a new recovery key would orphan every tip sealed to "
+            "the old one. Use --force only if you mean it."
+        )
+    key = generate_private_key()
+    path = rk.write_public(settings.keys_dir, key.public_key)
+    click.echo(f"recovery public key written to {path}")
+    if private_out:
+        _write_private(private_out, rk.encode_private(key) + "\n")
+        click.echo(f"recovery PRIVATE key written to {private_out} (mode 0600): move it offline")
+    else:
+        click.echo("\nRECOVERY PRIVATE KEY — shown once. Store it offline (paper, safe, HSM):\n")
+        click.echo(rk.encode_private(key))
+        click.echo("\nAnyone holding it can read every tip. It is not stored anywhere.")
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def _recovery_private(path: Path | None):  # type: ignore[no-untyped-def]
+    from tipline.crypto import CryptoError
+    from tipline.crypto import recovery as rk
+
+    source = path or (
+        Path(os.environ["TIPLINE_RECOVERY_KEY_FILE"])
+        if os.environ.get("TIPLINE_RECOVERY_KEY_FILE")
+        else None
+    )
+    text = source.read_text() if source else click.prompt("Recovery private key", hide_input=True)
+    try:
+        return rk.decode_private(text)
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def units() -> None:
+    """Units (queues and key compartments)."""
+
+
+@units.command("sync")
+def units_sync() -> None:
+    """Create every unit named in config/units.yaml that the database lacks, with its key."""
+    from tipline.db import transaction
+    from tipline.keyring import ensure_unit
+
+    runtime = _runtime(require_secrets=False)
+    with transaction(runtime.sessions) as session:
+        for spec in runtime.config.units.values():
+            ensure_unit(session, spec.slug, spec.name, runtime.recovery_public)
+    click.echo(f"{len(runtime.config.units)} units present")
+    runtime.close()
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts."""
+
+
+@staff.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["investigator", "supervisor", "admin"]), required=True)
+@click.option("--unit", "unit_slugs", multiple=True, help="Unit slug; repeatable.")
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Needed to grant units (or set TIPLINE_RECOVERY_KEY_FILE, or paste when asked).",
+)
+def staff_add(
+    email: str, role: str, unit_slugs: tuple[str, ...], recovery_key_file: Path | None
+) -> None:
+    """Create an account; prints a one-time password and a TOTP provisioning URI."""
+    import pyotp
+    from sqlalchemy import select
+
+    from tipline.db import transaction
+    from tipline.keyring import KeyringError, add_staff, grant_unit, unit_key_from_recovery
+    from tipline.models import Unit
+
+    runtime = _runtime(require_secrets=False)
+    recovery = _recovery_private(recovery_key_file) if unit_slugs else None
+    try:
+        with transaction(runtime.sessions) as session:
+            units_found = {
+                u.slug: u for u in session.scalars(select(Unit).where(Unit.slug.in_(unit_slugs)))
+            }
+            unknown = sorted(set(unit_slugs) - set(units_found))
+            if unknown:
+                raise KeyringError(
+                    f"unknown unit(s): {', '.join(unknown)} (run `tipline units sync`?)"
+                )
+            created = add_staff(session, email, role, runtime.settings.kdf)
+            for slug in unit_slugs:
+                unit = units_found[slug]
+                grant_unit(
+                    session,
+                    created.staff,
+                    unit,
+                    unit_key=unit_key_from_recovery(session, unit, recovery),
+                )
+    except KeyringError as exc:
+        raise click.ClickException(str(exc)) from exc
+    uri = pyotp.TOTP(created.totp_secret).provisioning_uri(
+        name=created.staff.email, issuer_name="Tipline"
+    )
+    click.echo(
+        f"created {role} {created.staff.email}"
+        + (f" in {', '.join(unit_slugs)}" if unit_slugs else "")
+    )
+    click.echo(f"one-time password: {created.password}")
+    click.echo(f"TOTP provisioning URI (add it to an authenticator app): {uri}")
+    runtime.close()
+
+
+# --- processes --------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--check", is_flag=True, help="Exit 0 if a worker of this host is registered.")
+def worker(burst: bool, check: bool) -> None:
+    """RQ worker (with RQ's scheduler for retries) for the tipline queues."""
+    from rq import Queue, Worker
+    from rq.serializers import JSONSerializer
+
+    from workers.queues import queue_names
+    from workers.runtime import set_runtime
+
+    runtime = _runtime()
+    import redis as redis_lib
+
+    # The worker blocks on Redis for minutes at a time: no short socket timeout here.
+    connection = redis_lib.Redis.from_url(runtime.settings.effective_redis_url)
+    queues = [
+        Queue(name, connection=connection, serializer=JSONSerializer)
+        for name in queue_names(runtime)
+    ]
+    if check:
+        host = socket.gethostname()
+        alive = [w for w in Worker.all(queue=queues[0]) if w.hostname == host]
+        sys.exit(0 if alive else 1)
+    _logging()
+    set_runtime(runtime)
+    rq_worker = Worker(
+        queues,
+        connection=connection,
+        serializer=JSONSerializer,
+        log_job_description=False,  # job arguments are ids, but keep logs free of them anyway
+        maintenance_interval=60,  # jobs of a killed worker are noticed within a minute
+    )
+    rq_worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Exit 0 if a scheduler beat within two minutes.")
+def scheduler(check: bool) -> None:
+    """Run the cron table (outbox sweeper, and later SLA and retention jobs)."""
+    from workers import cron
+
+    runtime = _runtime()
+    if check:
+        sys.exit(0 if runtime.redis.get(cron.heartbeat_key(runtime)) else 1)
+    _logging()
+    cron.run(runtime)
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", "num_workers", default=2, show_default=True, type=int)
+def serve(bind: str, num_workers: int) -> None:
+    """Production web server (gunicorn), access log off: it would record addresses."""
+    from tipline.server import run_gunicorn
+
+    _settings()  # fail now, with a clear message, rather than in every gunicorn worker
+    run_gunicorn(bind=bind, workers=num_workers)
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 at the first broken link."""
+    from tipline import audit as audit_log
+    from tipline.db import transaction
+
+    runtime = _runtime(require_secrets=False)
+    with transaction(runtime.sessions) as session:
+        broken = audit_log.first_broken_link(session)
+        if broken is not None:
+            click.echo(
+                f"audit log broken at entry {broken.seq} ({broken.action} by {broken.actor})",
+                err=True,
+            )
+            sys.exit(1)
+    click.echo("audit log intact")
+
+
+if __name__ == "__main__":
+    main()

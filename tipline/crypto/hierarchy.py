@@ -1,0 +1,131 @@
+"""The key hierarchy as named operations: recovery → unit → tip, and staff → unit.
+
+Each operation fixes the seal context, so callers cannot get a context wrong and a
+ciphertext stays bound to the row it was made for (DESIGN.md, "Keys").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tipline.crypto.keys import (
+    PrivateKey,
+    PublicKey,
+    generate_private_key,
+    load_private_key,
+    load_public_key,
+)
+from tipline.crypto.locks import KdfProfile, lock_with_password, unlock_with_password
+from tipline.crypto.sealing import Context, open_sealed, seal
+
+RECOVERY_HOLDER = "recovery"
+
+
+def unit_holder(slug: str) -> str:
+    return f"unit:{slug}"
+
+
+@dataclass(frozen=True)
+class NewUnitKey:
+    private_key: PrivateKey
+    public_raw: bytes
+    sealed_for_recovery: bytes
+
+
+def create_unit_key(slug: str, version: int, recovery: PublicKey) -> NewUnitKey:
+    key = generate_private_key()
+    sealed = seal(
+        recovery, key.raw, Context("unit-key", unit_holder(slug), RECOVERY_HOLDER, version)
+    )
+    return NewUnitKey(key, key.public_key.raw, sealed)
+
+
+def open_unit_key_with_recovery(
+    recovery: PrivateKey, sealed: bytes, slug: str, version: int
+) -> PrivateKey:
+    context = Context("unit-key", unit_holder(slug), RECOVERY_HOLDER, version)
+    return load_private_key(open_sealed(recovery, sealed, context))
+
+
+def seal_unit_key_for_staff(
+    unit_key: PrivateKey, slug: str, version: int, staff_id: int, staff_public: bytes
+) -> bytes:
+    context = Context("unit-key", unit_holder(slug), f"staff:{staff_id}", version)
+    return seal(load_public_key(staff_public), unit_key.raw, context)
+
+
+def open_unit_key_for_staff(
+    staff_key: PrivateKey, sealed: bytes, slug: str, version: int, staff_id: int
+) -> PrivateKey:
+    context = Context("unit-key", unit_holder(slug), f"staff:{staff_id}", version)
+    return load_private_key(open_sealed(staff_key, sealed, context))
+
+
+@dataclass(frozen=True)
+class NewStaffKey:
+    private_key: PrivateKey
+    public_raw: bytes
+    locked: bytes
+
+
+def staff_lock_label(staff_id: int) -> str:
+    return f"staff-key:{staff_id}"
+
+
+def create_staff_key(staff_id: int, password: str, profile: KdfProfile) -> NewStaffKey:
+    key = generate_private_key()
+    locked = lock_with_password(key.raw, password, profile, staff_lock_label(staff_id))
+    return NewStaffKey(key, key.public_key.raw, locked)
+
+
+def relock_staff_key(
+    staff_key: PrivateKey, staff_id: int, password: str, profile: KdfProfile
+) -> bytes:
+    return lock_with_password(staff_key.raw, password, profile, staff_lock_label(staff_id))
+
+
+def unlock_staff_key(locked: bytes, staff_id: int, password: str) -> PrivateKey:
+    """Raises WrongPassword when the password does not open the key."""
+    return load_private_key(unlock_with_password(locked, password, staff_lock_label(staff_id)))
+
+
+def seal_staff_secret(staff_public: bytes, staff_id: int, name: str, secret: bytes) -> bytes:
+    return seal(load_public_key(staff_public), secret, Context("staff-secret", str(staff_id), name))
+
+
+def open_staff_secret(staff_key: PrivateKey, staff_id: int, name: str, sealed: bytes) -> bytes:
+    return open_sealed(staff_key, sealed, Context("staff-secret", str(staff_id), name))
+
+
+def new_tip_key() -> PrivateKey:
+    return generate_private_key()
+
+
+def seal_tip_key(
+    tip_key: PrivateKey, reference: str, holder: str, holder_version: int, holder_public: bytes
+) -> bytes:
+    context = Context("tip-key", reference, holder, holder_version)
+    return seal(load_public_key(holder_public), tip_key.raw, context)
+
+
+def open_tip_key(
+    holder_key: PrivateKey, sealed: bytes, reference: str, holder: str, holder_version: int
+) -> PrivateKey:
+    context = Context("tip-key", reference, holder, holder_version)
+    return load_private_key(open_sealed(holder_key, sealed, context))
+
+
+def item_context(reference: str, kind: str, item_key: str) -> Context:
+    return Context(f"tip-{kind}", reference, item_key)
+
+
+def seal_tip_item(
+    tip_public: bytes, reference: str, kind: str, item_key: str, plaintext: bytes
+) -> bytes:
+    return seal(load_public_key(tip_public), plaintext, item_context(reference, kind, item_key))
+
+
+def open_tip_item(
+    tip_key: PrivateKey, reference: str, kind: str, item_key: str, ciphertext: bytes
+) -> bytes:
+    return open_sealed(tip_key, ciphertext, item_context(reference, kind, item_key))

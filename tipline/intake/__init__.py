@@ -1,0 +1,1 @@
+"""Where tips enter: the web form (and, later, the SMS webhook)."""

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tipline.models.base import Base, UTCDateTime
+from tipline.models.unit import Unit
+
+# received: committed at intake, not yet placed in a queue; new: in its unit queue(s).
+STATUSES = ("received", "new", "in_review", "actioned", "referred", "closed")
+CHANNELS = ("web", "sms")
+
+
+class Tip(Base):
+    """A tip's routing metadata (clear) and its public key. Content is in SealedItem."""
+
+    __tablename__ = "tips"
+    __table_args__ = (Index("ix_tips_status_priority", "status", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random, not sequential: a reference must not reveal how many tips came before.
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    zone: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(16))
+    urgent_words: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    # Truncated to the configured granularity; the exact time is sealed in the body.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    units: Mapped[list[TipUnit]] = relationship(
+        back_populates="tip", cascade="all, delete-orphan", passive_deletes=True
+    )
+    grants: Mapped[list[TipKeyGrant]] = relationship(
+        back_populates="tip", cascade="all, delete-orphan", passive_deletes=True
+    )
+    items: Mapped[list[SealedItem]] = relationship(
+        back_populates="tip", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TipUnit(Base):
+    """A unit a tip is routed to: the primary unit or an info-only copy."""
+
+    __tablename__ = "tip_units"
+    __table_args__ = (UniqueConstraint("tip_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[str] = mapped_column(String(12))  # "primary" | "info"
+
+    tip: Mapped[Tip] = relationship(back_populates="units")
+    unit: Mapped[Unit] = relationship()
+
+
+class TipKeyGrant(Base):
+    """The tip private key sealed to one holder: a unit key version or the recovery key."""
+
+    __tablename__ = "tip_key_grants"
+    __table_args__ = (UniqueConstraint("tip_id", "holder", "holder_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    holder: Mapped[str] = mapped_column(String(80))  # "unit:<slug>" or "recovery"
+    holder_version: Mapped[int] = mapped_column(Integer, default=1)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+    tip: Mapped[Tip] = relationship(back_populates="grants")
+
+
+class SealedItem(Base):
+    """A piece of tip content sealed to the tip key: body, attachment, message, note."""
+
+    __tablename__ = "sealed_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # A random id bound into the seal context so items cannot be swapped between rows.
+    item_key: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    blob_path: Mapped[str | None] = mapped_column(String(200))  # sealed file in the data dir
+
+    tip: Mapped[Tip] = relationship(back_populates="items")

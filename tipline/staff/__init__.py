@@ -1,0 +1,1 @@
+"""The staff side: sign-in, sessions, the queue and the tip page."""

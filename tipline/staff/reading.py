@@ -1,0 +1,127 @@
+"""What a staff member may see, and opening it: password → staff key → unit key → tip.
+
+A tip of a unit the staff member does not belong to is reported as not found, and
+cannot be opened anyway: no key they hold unseals its tip key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tipline import audit
+from tipline.crypto import hierarchy as h
+from tipline.errors import NotFound
+from tipline.keyring import unlock_units
+from tipline.models import Membership, SealedItem, Tip, TipKeyGrant, TipUnit, Unit
+from tipline.staff.sessions import StaffSession
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    reference: str
+    category: str
+    zone: str | None
+    priority: str
+    status: str
+    received_at: datetime
+    units: tuple[str, ...]
+
+
+def staff_unit_ids(session: Session, staff_id: int) -> set[int]:
+    return set(session.scalars(select(Membership.unit_id).where(Membership.staff_id == staff_id)))
+
+
+def queue_for(session: Session, staff_id: int, limit: int = 100) -> list[QueueRow]:
+    unit_ids = staff_unit_ids(session, staff_id)
+    if not unit_ids:
+        return []
+    tips = session.scalars(
+        select(Tip)
+        .where(
+            Tip.status != "received",
+            Tip.id.in_(select(TipUnit.tip_id).where(TipUnit.unit_id.in_(unit_ids))),
+        )
+        .order_by(Tip.received_at.desc(), Tip.id.desc())
+        .limit(limit)
+    ).all()
+    rows = []
+    for tip in tips:
+        slugs = tuple(
+            session.scalars(
+                select(Unit.slug)
+                .join(TipUnit, TipUnit.unit_id == Unit.id)
+                .where(TipUnit.tip_id == tip.id, Unit.id.in_(unit_ids))
+            )
+        )
+        rows.append(
+            QueueRow(
+                tip.reference,
+                tip.category,
+                tip.zone,
+                tip.priority,
+                tip.status,
+                tip.received_at,
+                slugs,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class OpenedTip:
+    reference: str
+    category: str
+    zone: str | None
+    priority: str
+    status: str
+    received_at: datetime
+    description: str
+    submitted_at: str
+    lang: str
+
+
+def read_tip(session: Session, staff: StaffSession, reference: str) -> OpenedTip:
+    tip = session.scalars(select(Tip).where(Tip.reference == reference)).first()
+    if tip is None or tip.status == "received":
+        raise NotFound("No such tip.")
+    unlocked = unlock_units(session, staff.staff_id, staff.staff_key)
+    grants = session.scalars(select(TipKeyGrant).where(TipKeyGrant.tip_id == tip.id)).all()
+    tip_key = None
+    for grant in grants:
+        if not grant.holder.startswith("unit:"):
+            continue
+        unit_key = unlocked.unit_keys.get(
+            (grant.holder.removeprefix("unit:"), grant.holder_version)
+        )
+        if unit_key is not None:
+            tip_key = h.open_tip_key(
+                unit_key, grant.sealed_key, tip.reference, grant.holder, grant.holder_version
+            )
+            break
+    if tip_key is None:
+        # Same answer as a missing tip: never reveal that another unit's tip exists.
+        raise NotFound("No such tip.")
+    body_item = session.scalars(
+        select(SealedItem).where(SealedItem.tip_id == tip.id, SealedItem.kind == "body")
+    ).one()
+    assert body_item.ciphertext is not None
+    body = json.loads(
+        h.open_tip_item(tip_key, tip.reference, "body", body_item.item_key, body_item.ciphertext)
+    )
+    audit.record(session, f"staff:{staff.staff_id}", "tip.read", tip.reference)
+    return OpenedTip(
+        reference=tip.reference,
+        category=tip.category,
+        zone=tip.zone,
+        priority=tip.priority,
+        status=tip.status,
+        received_at=tip.received_at,
+        description=body["description"],
+        submitted_at=body["submitted_at"],
+        lang=body["lang"],
+    )

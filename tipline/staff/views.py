@@ -1,0 +1,106 @@
+"""Server-rendered staff pages: sign in, the queue, one tip."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from tipline.db import transaction
+from tipline.errors import Unauthorized
+from tipline.models import Staff
+from tipline.staff.login import authenticate
+from tipline.staff.reading import queue_for, read_tip
+from tipline.staff.sessions import COOKIE, close_session, load_session, open_session
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    return current_app.extensions["tipline"]
+
+
+def login_required(view):  # type: ignore[no-untyped-def]
+    @wraps(view)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        session = load_session(_runtime(), request.cookies.get(COOKIE))
+        if session is None:
+            return redirect(url_for("staff.login"))
+        g.staff_session = session
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _set_cookie(response, value: str, max_age: int | None) -> None:  # type: ignore[no-untyped-def]
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=max_age,
+        path="/staff",
+        httponly=True,
+        samesite="Strict",
+        secure=_runtime().settings.secure_cookies,
+    )
+
+
+@bp.get("/login")
+def login():  # type: ignore[no-untyped-def]
+    return render_template("staff/login.html", error=None)
+
+
+@bp.post("/login")
+def login_post():  # type: ignore[no-untyped-def]
+    runtime = _runtime()
+    try:
+        with transaction(runtime.sessions) as db:
+            staff, staff_key = authenticate(
+                db,
+                runtime,
+                request.form.get("email", ""),
+                request.form.get("password", ""),
+                request.form.get("totp", ""),
+            )
+            staff_id = staff.id
+    except Unauthorized as error:
+        return render_template("staff/login.html", error=error.message), 401
+    response = make_response(redirect(url_for("staff.queue")))
+    _set_cookie(response, open_session(runtime, staff_id, staff_key), None)
+    return response
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    close_session(_runtime(), request.cookies.get(COOKIE))
+    response = make_response(redirect(url_for("staff.login")))
+    _set_cookie(response, "", 0)
+    return response
+
+
+@bp.get("/")
+@login_required
+def queue():  # type: ignore[no-untyped-def]
+    runtime = _runtime()
+    with transaction(runtime.sessions) as db:
+        staff = db.get(Staff, g.staff_session.staff_id)
+        rows = queue_for(db, g.staff_session.staff_id)
+        email = staff.email if staff else ""
+    return render_template("staff/queue.html", rows=rows, email=email)
+
+
+@bp.get("/tips/<reference>")
+@login_required
+def tip(reference: str):  # type: ignore[no-untyped-def]
+    runtime = _runtime()
+    with transaction(runtime.sessions) as db:
+        opened = read_tip(db, g.staff_session, reference.strip().upper())
+    return render_template("staff/tip.html", tip=opened)

@@ -1,0 +1,53 @@
+"""Place a committed tip in its unit queues. Idempotent: safe under at-least-once delivery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tipline.models import OutboxEntry, Tip, TipUnit, Unit
+from tipline.models.base import truncated_now, utcnow
+
+
+@dataclass(frozen=True)
+class Placement:
+    tip_id: int
+    placed: bool  # False when an earlier delivery already placed it
+    units: tuple[str, ...]
+    priority: str
+
+
+def place_tip(session: Session, tip_id: int, granularity_minutes: int) -> Placement | None:
+    """Move the tip from "received" to "new" exactly once and close its outbox entry.
+
+    The conditional UPDATE is the guard: of two concurrent deliveries only one sees a row
+    change, so a tip is never routed (or notified) twice.
+    """
+    changed = session.execute(
+        update(Tip)
+        .where(Tip.id == tip_id, Tip.status == "received")
+        .values(status="new", routed_at=truncated_now(granularity_minutes))
+    ).rowcount
+    session.execute(
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.tip_id == tip_id,
+            OutboxEntry.job == "route_tip",
+            OutboxEntry.done_at.is_(None),
+        )
+        .values(done_at=utcnow())
+    )
+    tip = session.get(Tip, tip_id)
+    if tip is None:
+        return None  # deleted before routing: nothing to do
+    slugs = tuple(
+        session.scalars(
+            select(Unit.slug)
+            .join(TipUnit, TipUnit.unit_id == Unit.id)
+            .where(TipUnit.tip_id == tip_id)
+            .order_by(TipUnit.role.desc(), Unit.slug)
+        )
+    )
+    return Placement(tip_id, changed == 1, slugs, tip.priority)

@@ -1,0 +1,74 @@
+"""The scheduler's cron table and its loop (``tipline scheduler``).
+
+We run our own small loop instead of ``rq cron`` because rq's CronJob enqueues with the
+default (pickle) serializer, while every tipline queue uses JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+import redis
+
+from tipline.runtime import Runtime
+from workers.queues import maintenance_queue
+
+log = logging.getLogger("tipline.scheduler")
+
+
+@dataclass(frozen=True)
+class CronEntry:
+    func: str
+    every_seconds: int
+
+
+CRON_TABLE: tuple[CronEntry, ...] = (CronEntry("workers.jobs.sweep_outbox", 30),)
+
+
+def heartbeat_key(runtime: Runtime) -> str:
+    return runtime.key("scheduler", "heartbeat")
+
+
+def tick(runtime: Runtime, now: float, last_run: dict[str, float]) -> list[str]:
+    """Enqueue every entry that is due; a Redis lock keeps replicas from doubling up."""
+    enqueued = []
+    for entry in CRON_TABLE:
+        if now - last_run.get(entry.func, 0.0) < entry.every_seconds:
+            continue
+        last_run[entry.func] = now
+        lock = runtime.key("cron", entry.func)
+        if runtime.redis.set(lock, "1", nx=True, ex=max(1, entry.every_seconds - 1)):
+            maintenance_queue(runtime).enqueue(
+                entry.func,
+                description=entry.func.rsplit(".", 1)[-1],
+                result_ttl=600,
+                failure_ttl=24 * 3600,
+            )
+            enqueued.append(entry.func)
+    runtime.redis.set(heartbeat_key(runtime), str(int(now)), ex=120)
+    return enqueued
+
+
+def run(runtime: Runtime, poll_seconds: float = 1.0) -> None:
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    last_run: dict[str, float] = {}
+    log.info("scheduler started: %s", ", ".join(e.func for e in CRON_TABLE))
+    while not stopping:
+        try:
+            tick(runtime, time.time(), last_run)
+        except redis.RedisError as exc:
+            # Redis down: nothing can be enqueued anyway; the outbox keeps the work.
+            log.warning("scheduler cannot reach Redis (%s); retrying", type(exc).__name__)
+            last_run.clear()
+        time.sleep(poll_seconds)
+    log.info("scheduler stopped")

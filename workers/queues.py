@@ -1,0 +1,42 @@
+"""Queue names and the one way to enqueue our jobs (JSON serializer, ids only)."""
+
+from __future__ import annotations
+
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+
+from tipline.runtime import Runtime
+
+# Backoff for transient failures (database restarting, lock timeouts).
+ROUTE_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+
+
+def queue_names(runtime: Runtime) -> tuple[str, ...]:
+    prefix = runtime.settings.redis_prefix
+    return (f"{prefix}-intake", f"{prefix}-maintenance")
+
+
+def intake_queue(runtime: Runtime) -> Queue:
+    return Queue(queue_names(runtime)[0], connection=runtime.redis, serializer=JSONSerializer)
+
+
+def maintenance_queue(runtime: Runtime) -> Queue:
+    return Queue(queue_names(runtime)[1], connection=runtime.redis, serializer=JSONSerializer)
+
+
+def route_job_id(runtime: Runtime, tip_id: int) -> str:
+    # The deployment prefix keeps two deployments (or test runs) on one Redis apart.
+    return f"{runtime.settings.redis_prefix}-route_tip-{tip_id}"
+
+
+def enqueue_route_tip(runtime: Runtime, tip_id: int) -> None:
+    """Raises redis errors; callers that must not fail (intake) catch them."""
+    intake_queue(runtime).enqueue(
+        "workers.jobs.route_tip",
+        tip_id,
+        job_id=route_job_id(runtime, tip_id),
+        description="route_tip",
+        retry=ROUTE_RETRY,
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
