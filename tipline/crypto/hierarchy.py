@@ -116,7 +116,8 @@ def open_tip_key(
 
 
 def item_context(reference: str, kind: str, item_key: str) -> Context:
-    return Context(f"tip-{kind}", reference, item_key)
+    # "tip-item:" keeps item kinds apart from "tip-key" whatever the kind is called.
+    return Context(f"tip-item:{kind}", reference, item_key)
 
 
 def seal_tip_item(

@@ -74,6 +74,8 @@ def load_public_key(data: bytes) -> PublicKey:
     data = bytes(data)
     if len(data) != PUBLIC_KEY_SIZE or data[:1] != _FORMAT:
         raise CryptoError("not a tipline public key")
+    if data[1 + _MLKEM_PUBLIC :] == bytes(_X25519):
+        raise CryptoError("not a tipline public key (degenerate X25519 share)")
     try:
         ml = mlkem.MLKEM768PublicKey.from_public_bytes(data[1 : 1 + _MLKEM_PUBLIC])
         xk = x25519.X25519PublicKey.from_public_bytes(data[1 + _MLKEM_PUBLIC :])

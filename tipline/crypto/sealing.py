@@ -17,6 +17,7 @@ from tipline.crypto.keys import PrivateKey, PublicKey
 
 SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 _DOMAIN = b"tipline/v1"
+_MAX_FIELD = 0xFFFF
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,35 @@ class Context:
     item: str = ""  # the row within the owner (message id, attachment id)
     version: int = 1  # key version the ciphertext was made for
 
+    def __post_init__(self) -> None:
+        for name in ("kind", "owner", "item"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value.encode("utf-8")) > _MAX_FIELD:
+                raise ValueError(f"context {name} must be a string of at most {_MAX_FIELD} bytes")
+        version = self.version
+        if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 2**32:
+            raise ValueError("context version must be an integer in [0, 2**32)")
+
     def info(self) -> bytes:
-        parts = [self.kind, self.owner, self.item, str(self.version)]
-        # Length-prefix every part so ("a|b", "c") and ("a", "b|c") never collide.
+        # Length-prefix every part so ("a|b", "c") and ("a", "b|c") never collide, and
+        # encode the version at a fixed width.
         out = bytearray(_DOMAIN)
-        for part in parts:
+        for part in (self.kind, self.owner, self.item):
             encoded = part.encode("utf-8")
             out += len(encoded).to_bytes(2, "big") + encoded
+        out += self.version.to_bytes(4, "big")
         return bytes(out)
+
+    def derive(self, suffix: str) -> Context:
+        """A context for a sub-purpose of this one (e.g. the key of a stream)."""
+        return Context(f"{self.kind}/{suffix}", self.owner, self.item, self.version)
 
 
 def seal(public_key: PublicKey, plaintext: bytes, context: Context) -> bytes:
-    return SUITE.encrypt(plaintext, public_key.hpke_key, info=context.info())
+    try:
+        return SUITE.encrypt(plaintext, public_key.hpke_key, info=context.info())
+    except ValueError as exc:  # e.g. a degenerate X25519 share in a forged public key
+        raise SealError(f"cannot seal {context.kind} to this key") from exc
 
 
 def open_sealed(private_key: PrivateKey, ciphertext: bytes, context: Context) -> bytes:
