@@ -7,6 +7,7 @@ decides which rows hold which sealed keys.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -53,6 +54,46 @@ def ensure_unit(session: Session, slug: str, name: str, recovery: PublicKey) -> 
     session.flush()
     audit.record(session, "cli", "unit.create", slug)
     return unit
+
+
+@dataclass(frozen=True)
+class UnitKeyRow:
+    id: int  # the unit's id
+    slug: str
+    version: int
+    public_key: bytes
+
+
+_UNIT_KEY_CACHE: dict[tuple[str, str], tuple[float, UnitKeyRow]] = {}
+UNIT_KEY_CACHE_SECONDS = 30.0
+
+
+def current_unit_keys(session: Session, slugs: tuple[str, ...]) -> dict[str, UnitKeyRow]:
+    """The current public key of each unit, cached briefly per process.
+
+    Intake seals every tip to these keys; reading them once per tip would be the hottest
+    query we have. A rotation is picked up within UNIT_KEY_CACHE_SECONDS; a tip sealed to
+    the previous version in that window stays readable (members keep old versions) and is
+    re-sealed by the rotation's catch-up pass.
+    """
+    bind = session.get_bind().url.render_as_string(hide_password=True)
+    now = time.monotonic()
+    found: dict[str, UnitKeyRow] = {}
+    for slug in slugs:
+        cached = _UNIT_KEY_CACHE.get((bind, slug))
+        if cached is not None and now - cached[0] < UNIT_KEY_CACHE_SECONDS:
+            found[slug] = cached[1]
+    wanted = [slug for slug in slugs if slug not in found]
+    if wanted:
+        for row in session.execute(
+            select(Unit.id, Unit.slug, UnitKey.version, UnitKey.public_key)
+            .join(UnitKey, (UnitKey.unit_id == Unit.id) & (UnitKey.version == Unit.key_version))
+            .where(Unit.slug.in_(wanted))
+        ):
+            key_row = UnitKeyRow(row.id, row.slug, row.version, row.public_key)
+            _UNIT_KEY_CACHE[(bind, row.slug)] = (now, key_row)
+            found[row.slug] = key_row
+    return found
 
 
 def current_unit_key(session: Session, unit: Unit) -> UnitKey:

@@ -17,7 +17,12 @@ def queue_names(runtime: Runtime) -> tuple[str, ...]:
 
 
 def intake_queue(runtime: Runtime) -> Queue:
-    return Queue(queue_names(runtime)[0], connection=runtime.redis, serializer=JSONSerializer)
+    # One Queue object per runtime: intake enqueues on every tip.
+    queue = runtime.__dict__.get("_intake_queue")
+    if queue is None or queue.connection is not runtime.redis:
+        queue = Queue(queue_names(runtime)[0], connection=runtime.redis, serializer=JSONSerializer)
+        runtime.__dict__["_intake_queue"] = queue
+    return queue
 
 
 def maintenance_queue(runtime: Runtime) -> Queue:

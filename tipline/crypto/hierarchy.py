@@ -7,6 +7,7 @@ ciphertext stays bound to the row it was made for (DESIGN.md, "Keys").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tipline.crypto.keys import (
     PrivateKey,
@@ -19,6 +20,12 @@ from tipline.crypto.locks import KdfProfile, lock_with_password, unlock_with_pas
 from tipline.crypto.sealing import Context, open_sealed, seal
 
 RECOVERY_HOLDER = "recovery"
+
+
+@lru_cache(maxsize=512)
+def _public(raw: bytes) -> PublicKey:
+    # Unit, recovery and staff public keys are sealed to over and over; parse each once.
+    return load_public_key(raw)
 
 
 def unit_holder(slug: str) -> str:
@@ -51,7 +58,7 @@ def seal_unit_key_for_staff(
     unit_key: PrivateKey, slug: str, version: int, staff_id: int, staff_public: bytes
 ) -> bytes:
     context = Context("unit-key", unit_holder(slug), f"staff:{staff_id}", version)
-    return seal(load_public_key(staff_public), unit_key.raw, context)
+    return seal(_public(staff_public), unit_key.raw, context)
 
 
 def open_unit_key_for_staff(
@@ -90,7 +97,7 @@ def unlock_staff_key(locked: bytes, staff_id: int, password: str) -> PrivateKey:
 
 
 def seal_staff_secret(staff_public: bytes, staff_id: int, name: str, secret: bytes) -> bytes:
-    return seal(load_public_key(staff_public), secret, Context("staff-secret", str(staff_id), name))
+    return seal(_public(staff_public), secret, Context("staff-secret", str(staff_id), name))
 
 
 def open_staff_secret(staff_key: PrivateKey, staff_id: int, name: str, sealed: bytes) -> bytes:
@@ -105,7 +112,7 @@ def seal_tip_key(
     tip_key: PrivateKey, reference: str, holder: str, holder_version: int, holder_public: bytes
 ) -> bytes:
     context = Context("tip-key", reference, holder, holder_version)
-    return seal(load_public_key(holder_public), tip_key.raw, context)
+    return seal(_public(holder_public), tip_key.raw, context)
 
 
 def open_tip_key(
