@@ -240,3 +240,20 @@ def test_sigterm_stops_everything_and_leaves_no_server(demo) -> None:  # type: i
     assert not Path(f"/proc/{redis_pid}").exists()
     assert not (data_dir / "redis" / "redis.sock").exists()
     assert "demo stopped" in demo["log"].read_text()
+
+
+def test_nothing_the_demo_wrote_holds_tip_text_or_client_addresses(demo) -> None:  # type: ignore[no-untyped-def]
+    """Runs after the browser test: the web server, worker, scheduler and bundled Redis
+    have all written their logs and files by now."""
+    written = demo["log"].read_bytes() + b"".join(
+        p.read_bytes() for p in demo["data_dir"].rglob("*") if p.is_file() and p.suffix != ".db"
+    )
+    database = b"".join(p.read_bytes() for p in demo["data_dir"].glob("tipline.db*"))
+    assert b"Tipline demo is running" in written  # we are reading the real log
+    for blob in (written, database):
+        assert b"Browser canary" not in blob
+        assert b"Provincial case, not for North" not in blob
+    log = demo["log"].read_text()
+    # No access-log line (they start with the client address) and no request lines.
+    assert "127.0.0.1 -" not in log
+    assert "POST /tip" not in log and "GET /staff" not in log

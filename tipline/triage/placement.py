@@ -25,11 +25,12 @@ def place_tip(session: Session, tip_id: int, granularity_minutes: int) -> Placem
     The conditional UPDATE is the guard: of two concurrent deliveries only one sees a row
     change, so a tip is never routed (or notified) twice.
     """
-    changed = session.execute(
+    result = session.execute(
         update(Tip)
         .where(Tip.id == tip_id, Tip.status == "received")
         .values(status="new", routed_at=truncated_now(granularity_minutes))
-    ).rowcount
+    )
+    changed = result.rowcount  # type: ignore[attr-defined]  # a CursorResult for UPDATE
     session.execute(
         update(OutboxEntry)
         .where(
