@@ -85,21 +85,21 @@ def test_staff_add_with_a_wrong_recovery_key_changes_nothing(settings, runtime, 
         assert session.scalars(select(Staff).where(Staff.email == "x@example.test")).first() is None
 
 
-def test_staff_add_rejects_unknown_unit_and_role(settings, runtime) -> None:  # type: ignore[no-untyped-def]
+def test_staff_add_rejects_unknown_unit_and_role(settings, runtime, recovery_key, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tipline.crypto import recovery as rk
+
+    key_file = tmp_path / "recovery.txt"
+    key_file.write_text(rk.encode_private(recovery_key))
     bad_role = tipline(settings_env(settings), "staff", "add", "y@example.test", "--role", "chief")
     assert bad_role.returncode == 2
     unknown = tipline(
-        settings_env(settings),
-        "staff",
-        "add",
-        "y@example.test",
-        "--role",
-        "investigator",
-        "--unit",
-        "atlantis",
-        input_text="whatever\n",
-    )
-    assert unknown.returncode != 0
+        settings_env(settings), "staff", "add", "y@example.test", "--role", "investigator",
+        "--unit", "atlantis", "--recovery-key-file", str(key_file),
+    )  # fmt: skip
+    assert unknown.returncode == 1
+    assert "unknown unit(s): atlantis" in unknown.stderr
+    with runtime.sessions() as session:
+        assert session.scalars(select(Staff).where(Staff.email == "y@example.test")).first() is None
 
 
 def test_config_check_prints_the_summary(settings) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
@@ -101,6 +102,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             "We cannot take this right now. Nothing was saved: please try again in a few minutes."
         )
         return _render_error(error.status, error.code, error.message)
+
+    @app.errorhandler(redis.RedisError)
+    def _redis_down(_exc):  # type: ignore[no-untyped-def]
+        app.logger.error("redis unavailable")
+        return _render_error(
+            503, "unavailable", "This service is busy or down. Please try again in a few minutes."
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]

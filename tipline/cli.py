@@ -295,7 +295,8 @@ def worker(burst: bool, check: bool) -> None:
         log_job_description=False,  # job arguments are ids, but keep logs free of them anyway
         maintenance_interval=60,  # jobs of a killed worker are noticed within a minute
     )
-    rq_worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+    # WARNING: rq logs every job id at INFO, each line stamped with an exact time.
+    rq_worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
 
 
 @main.command()

@@ -7,6 +7,7 @@ all, in order, on Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -29,10 +30,13 @@ DEMO_ACCOUNTS = (
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write a secret file readable by us only; never through a planted symlink."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
-    os.chmod(path, 0o600)
+    os.replace(tmp, path)
 
 
 def _data_dir() -> Path:
@@ -49,10 +53,14 @@ def prepare(data_dir: Path) -> dict[str, str]:
     secrets_path = data_dir / SECRET_FILE
     if not secrets_path.exists():
         _write_private(secrets_path, "".join(f"{k}={v}\n" for k, v in generate_secrets().items()))
-    env = dict(os.environ)
+    from dotenv import dotenv_values
+
+    # The children read .env too: merge it now so setup and servers agree.
+    env = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    env.update(os.environ)
     env["TIPLINE_DATA_DIR"] = str(data_dir)
-    # Demo keys live with the demo data, never in the repository's keys/.
-    env.setdefault("TIPLINE_KEYS_DIR", str(data_dir / "keys"))
+    # Demo keys live with the demo data, never where a real recovery key belongs.
+    env["TIPLINE_KEYS_DIR"] = str(data_dir / "keys")
     keys_dir = Path(env["TIPLINE_KEYS_DIR"])
     if not (keys_dir / rk.PUBLIC_FILE).exists():
         key = generate_private_key()
@@ -120,11 +128,39 @@ def current_code(email: str) -> str:
     raise KeyError(f"{email} is not a demo account")
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if `tipline demo` dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # Own process group: Ctrl-C reaches only us, and we stop the children in order.
+    # Own process group: Ctrl-C reaches only us, and we stop the children in order;
+    # and if we are killed outright, the kernel stops them (PDEATHSIG).
     return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "tipline.cli", *args], env=env, start_new_session=True
+        [sys.executable, "-m", "tipline.cli", *args],
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads exist at this point
     )
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
+    for child in reversed(children):  # web first, then scheduler, then worker
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in reversed(children):
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            # The whole group: gunicorn's workers and RQ's work-horse too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
 
 
 def run_demo(host: str, port: int) -> int:
@@ -132,26 +168,31 @@ def run_demo(host: str, port: int) -> int:
 
     data_dir = _data_dir()
     env = prepare(data_dir)
-    bundled = None
-    if not env.get("TIPLINE_REDIS_URL"):
-        bundled = EmbeddedRedis(data_dir / "redis")
-        bundled.start()
-        env["TIPLINE_REDIS_URL"] = bundled.url
     children: list[subprocess.Popen[bytes]] = []
+    bundled = None
     stopping = False
 
     def _stop(signum: int, _frame: object) -> None:
         nonlocal stopping
+        if stopping and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop waiting politely
         stopping = True
 
-    old_int = signal.signal(signal.SIGINT, _stop)
-    old_term = signal.signal(signal.SIGTERM, _stop)
+    # Handlers first: a signal at any later moment still reaches the cleanup below.
+    previous = {
+        sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
     try:
-        created = _bootstrap(env)
-        children.append(_spawn(["worker"], env))
-        children.append(_spawn(["scheduler"], env))
-        children.append(_spawn(["serve", "--bind", f"{host}:{port}", "--workers", "2"], env))
-        _announce(data_dir, host, port, created)
+        if not env.get("TIPLINE_REDIS_URL"):
+            bundled = EmbeddedRedis(data_dir / "redis")
+            bundled.start()
+            env["TIPLINE_REDIS_URL"] = bundled.url
+        created = [] if stopping else _bootstrap(env)
+        if not stopping:
+            children.append(_spawn(["worker"], env))
+            children.append(_spawn(["scheduler"], env))
+            children.append(_spawn(["serve", "--bind", f"{host}:{port}", "--workers", "2"], env))
+            _announce(data_dir, host, port, created)
         while not stopping:
             for child in children:
                 if child.poll() is not None:
@@ -162,19 +203,11 @@ def run_demo(host: str, port: int) -> int:
                     stopping = True
             time.sleep(0.2)
     finally:
-        for child in reversed(children):  # web first, then scheduler, then worker
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in reversed(children):
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        _stop_children(children)
         if bundled is not None:
             bundled.stop()
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         click.echo("demo stopped")
     return 0
 

@@ -7,6 +7,7 @@ Redis holds short-lived state, and SMS pseudonyms must not be written to disk.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -111,8 +112,10 @@ class EmbeddedRedis:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             cmdline = b""
-        if b"redis-server" in cmdline:
-            os.kill(pid, signal.SIGTERM)
+        # Only a redis-server serving *our* socket: never someone else's process.
+        if b"redis-server" in cmdline and str(self.socket_path).encode() in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
             for _ in range(100):
                 if not Path(f"/proc/{pid}").exists():
                     break

@@ -42,6 +42,9 @@ def enqueue_route_tip(runtime: Runtime, tip_id: int) -> None:
         job_id=route_job_id(runtime, tip_id),
         description="route_tip",
         retry=ROUTE_RETRY,
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
+        # RQ keeps exact enqueue/start/end times in the job hash, next to the tip id:
+        # drop the job as soon as it succeeds, and a failed one once the sweeper has
+        # had time to requeue it (the outbox entry is the lasting record).
+        result_ttl=0,
+        failure_ttl=6 * 3600,
     )

@@ -228,6 +228,20 @@ def test_the_north_investigator_cannot_open_an_ontario_organized_crime_tip(demo)
     assert status == 404
 
 
+def test_a_malformed_request_is_logged_without_the_client_address(demo) -> None:  # type: ignore[no-untyped-def]
+    port = int(demo["base"].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"NOT A REQUEST\x00\r\n\r\n")
+        conn.recv(1024)
+    deadline = time.monotonic() + 10
+    while "Invalid request" not in demo["log"].read_text():
+        assert time.monotonic() < deadline, "gunicorn did not log the bad request"
+        time.sleep(0.2)
+    log = demo["log"].read_text()
+    assert "ip=[address]" in log
+    assert "ip=127.0.0.1" not in log
+
+
 def test_sigterm_stops_everything_and_leaves_no_server(demo) -> None:  # type: ignore[no-untyped-def]
     data_dir = demo["data_dir"]
     redis_pid = _redis_pid(data_dir)
@@ -255,5 +269,5 @@ def test_nothing_the_demo_wrote_holds_tip_text_or_client_addresses(demo) -> None
         assert b"Provincial case, not for North" not in blob
     log = demo["log"].read_text()
     # No access-log line (they start with the client address) and no request lines.
-    assert "127.0.0.1 -" not in log
+    assert "127.0.0.1 -" not in log and "ip=127.0.0.1" not in log
     assert "POST /tip" not in log and "GET /staff" not in log

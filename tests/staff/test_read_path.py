@@ -115,16 +115,136 @@ def test_a_totp_code_cannot_be_replayed(app, world) -> None:  # type: ignore[no-
         assert response.status_code == expected
 
 
-def test_logout_ends_the_session(app, world, client, drain) -> None:  # type: ignore[no-untyped-def]
+def test_logout_ends_the_session_on_the_server(app, world) -> None:  # type: ignore[no-untyped-def]
+    from tipline.staff.sessions import COOKIE
+
     staff_client = app.test_client()
     sign_in(staff_client, world["north"])
     assert staff_client.get("/staff/").status_code == 200
+    old_cookie = staff_client.get_cookie(COOKIE, path="/staff").value
     token = csrf_token(staff_client, "/staff/")
     staff_client.post("/staff/logout", data={"csrf_token": token})
-    assert staff_client.get("/staff/").status_code == 302
+    # Replaying the cookie the browser held must not bring the session back.
+    replay = app.test_client()
+    replay.set_cookie(COOKIE, old_cookie, path="/staff")
+    assert replay.get("/staff/").status_code == 302
+
+
+def test_every_staff_page_but_sign_in_requires_a_session(app) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/staff") or rule.endpoint in (
+            "staff.login",
+            "staff.login_post",
+        ):
+            continue
+        path = rule.rule.replace("<reference>", "ABCDEFGHJK")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            app.config["WTF_CSRF_ENABLED"] = False  # reach the view, not the CSRF check
+            try:
+                response = client.open(path, method=method)
+            finally:
+                app.config["WTF_CSRF_ENABLED"] = True
+            if rule.endpoint == "staff.logout":
+                assert response.status_code == 302
+            else:
+                assert (
+                    response.status_code == 302 and "/staff/login" in response.headers["Location"]
+                ), rule
+            checked += 1
+    assert checked >= 3
+
+
+def test_a_deactivated_account_loses_its_open_session(app, world, runtime) -> None:  # type: ignore[no-untyped-def]
+    staff_client = app.test_client()
+    sign_in(staff_client, world["north"])
+    assert staff_client.get("/staff/").status_code == 200
+    with runtime.sessions() as session:
+        session.execute(
+            Staff.__table__.update().where(Staff.id == world["north"].id).values(active=False)
+        )
+        session.commit()
+    try:
+        assert staff_client.get("/staff/").status_code == 302
+    finally:
+        with runtime.sessions() as session:
+            session.execute(
+                Staff.__table__.update().where(Staff.id == world["north"].id).values(active=True)
+            )
+            session.commit()
+
+
+def test_parallel_sign_ins_with_one_code_let_exactly_one_in(app, world) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    account = world["north"]
+    code = account.code()
+    clients = [app.test_client() for _ in range(6)]
+    tokens = [csrf_token(c, "/staff/login") for c in clients]
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def attempt(client, token) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        response = client.post(
+            "/staff/login",
+            data={
+                "email": account.email,
+                "password": account.password,
+                "totp": code,
+                "csrf_token": token,
+            },
+        )
+        statuses.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=attempt, args=pair) for pair in zip(clients, tokens, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [302] + [401] * 5
+
+
+def test_a_tampered_ciphertext_is_404_not_500(app, client, drain, world, runtime) -> None:  # type: ignore[no-untyped-def]
+    from tipline.models import SealedItem
+
+    reference = _routed_tip(client, drain, category="property-crime", zone="on-north")
+    with runtime.sessions() as session:
+        tip = session.scalars(select(Tip).where(Tip.reference == reference)).one()
+        item = session.scalars(select(SealedItem).where(SealedItem.tip_id == tip.id)).one()
+        damaged = bytearray(item.ciphertext)
+        damaged[-1] ^= 1
+        item.ciphertext = bytes(damaged)
+        session.commit()
+    staff_client = app.test_client()
+    sign_in(staff_client, world["north"])
+    assert staff_client.get(f"/staff/tips/{reference}").status_code == 404
+
+
+def test_redis_down_on_a_staff_page_is_503(app, world, runtime) -> None:  # type: ignore[no-untyped-def]
+    import redis
+
+    staff_client = app.test_client()
+    sign_in(staff_client, world["north"])
+    real = runtime.redis
+    runtime.__dict__["redis"] = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    try:
+        response = staff_client.get("/staff/")
+    finally:
+        runtime.__dict__["redis"] = real
+    assert response.status_code == 503
+    assert "try again" in response.get_data(as_text=True)
 
 
 def test_session_in_redis_opens_nothing_without_the_cookie(app, world, runtime) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    from tipline.crypto import aead_decrypt
+    from tipline.staff.sessions import COOKIE, load_session
+
     staff_client = app.test_client()
     sign_in(staff_client, world["north"])
     keys = list(runtime.redis.scan_iter(match=f"{runtime.settings.redis_prefix}:staff-session:*"))
@@ -134,3 +254,13 @@ def test_session_in_redis_opens_nothing_without_the_cookie(app, world, runtime) 
         staff = session.get(Staff, world["north"].id)
         staff_key = unlock_staff(staff, world["north"].password)
     assert staff_key.raw not in stored
+    cookie = staff_client.get_cookie(COOKIE, path="/staff").value
+    raw = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
+    session_id, session_key = raw[:24], raw[24:]
+    assert (
+        aead_decrypt(session_key, stored, session_id)[16:] == staff_key.raw
+    )  # the cookie opens it
+    with pytest.raises(SealError):
+        aead_decrypt(bytes(32), stored, session_id)  # nothing else does
+    forged = base64.urlsafe_b64encode(session_id + bytes(32)).decode().rstrip("=")
+    assert load_session(runtime, forged) is None

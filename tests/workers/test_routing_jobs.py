@@ -9,7 +9,6 @@ from sqlalchemy import select
 from tests.support.forms import reference_from, submit_tip
 from tipline.db import transaction
 from tipline.models import OutboxEntry, Tip
-from tipline.models.base import utcnow
 from tipline.triage.placement import place_tip
 from workers.jobs import route_tip
 from workers.queues import enqueue_route_tip, intake_queue
@@ -37,16 +36,15 @@ def test_intake_enqueues_route_tip_by_id_only_and_worker_routes_it(client, runti
     routed = _tip(runtime, reference)
     assert routed.status == "new" and routed.routed_at is not None
     with runtime.sessions() as session:
-        assert (
-            session.scalars(select(OutboxEntry.done_at).where(OutboxEntry.tip_id == tip.id)).one()
-            is not None
-        )
+        # The kept promise is forgotten, and the job leaves nothing behind in Redis.
+        assert session.scalars(select(OutboxEntry).where(OutboxEntry.tip_id == tip.id)).all() == []
+    assert not runtime.redis.exists(f"rq:job:{jobs[0].id}")
 
 
 def test_double_delivery_routes_once(client, runtime, caplog) -> None:  # type: ignore[no-untyped-def]
     reference = reference_from(submit_tip(client).get_data(as_text=True))
     tip_id = _tip(runtime, reference).id
-    caplog.set_level("INFO", logger="tipline.jobs")
+    caplog.set_level("DEBUG", logger="tipline.jobs")
     assert route_tip(tip_id) is True
     assert route_tip(tip_id) is False
     notices = [r for r in caplog.records if r.name == "tipline.jobs" and "new " in r.getMessage()]
@@ -77,7 +75,7 @@ def test_the_same_job_enqueued_twice_by_rq_routes_once(client, runtime, drain, c
     reference = reference_from(submit_tip(client).get_data(as_text=True))
     tip_id = _tip(runtime, reference).id
     enqueue_route_tip(runtime, tip_id)  # at-least-once: a second delivery of the same job
-    caplog.set_level("INFO", logger="tipline.jobs")
+    caplog.set_level("DEBUG", logger="tipline.jobs")
     drain()
     notices = [r for r in caplog.records if r.name == "tipline.jobs" and "new " in r.getMessage()]
     assert len(notices) == 1
@@ -104,38 +102,48 @@ def test_redis_down_tip_is_accepted_and_the_sweeper_routes_it_later(
     assert _tip(runtime, reference).status == "received"
     runtime.__dict__["redis"] = real_redis
     assert intake_queue(runtime).count == 0
-    # Fresh entries are left alone for a grace period; pretend it has passed.
-    with transaction(runtime.sessions) as session:
-        session.execute(
-            OutboxEntry.__table__.update().values(created_at=utcnow().replace(year=2000))
-        )
     assert sweep(runtime) == 1
     assert sweep(runtime) == 0  # already queued: not enqueued twice
     drain()
     assert _tip(runtime, reference).status == "new"
-    assert sweep(runtime) == 0  # done entries are never swept again
+    assert sweep(runtime) == 0  # kept promises are deleted, never swept again
 
 
-def test_sweeper_requeues_a_failed_job(client, runtime, drain) -> None:  # type: ignore[no-untyped-def]
+def test_sweeper_requeues_a_failed_job(client, runtime, drain, settings) -> None:  # type: ignore[no-untyped-def]
+    from tipline.runtime import Runtime
+    from workers.runtime import set_runtime
+
     reference = reference_from(submit_tip(client).get_data(as_text=True))
-    tip_id = _tip(runtime, reference).id
     queue = intake_queue(runtime)
     job = queue.get_jobs()[0]
-    job.retries_left = 0
+    job.retries_left = 0  # fail at once instead of scheduling a retry
     job.save()
-    # Make the job fail for real: its tip row is locked away by a status it cannot handle.
-    with transaction(runtime.sessions) as session:
-        session.execute(Tip.__table__.update().where(Tip.id == tip_id).values(status="received"))
-    queue.empty()
-    queue.failed_job_registry.add(job, ttl=600, exc_string="simulated crash")
-    from rq.job import JobStatus
-
-    job.set_status(JobStatus.FAILED)
-    with transaction(runtime.sessions) as session:
-        session.execute(
-            OutboxEntry.__table__.update().values(created_at=utcnow().replace(year=2000))
-        )
+    # The job really fails: its worker cannot reach the database.
+    broken = Runtime(
+        settings.with_overrides(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    )
+    broken.__dict__["redis"] = runtime.redis
+    set_runtime(broken)
+    try:
+        drain()
+    finally:
+        set_runtime(runtime)
+    assert queue.failed_job_registry.count == 1
+    assert _tip(runtime, reference).status == "received"
     assert sweep(runtime) == 1
     assert queue.failed_job_registry.count == 0
     drain()
     assert _tip(runtime, reference).status == "new"
+
+
+def test_sweeper_gives_up_loudly_after_too_many_attempts(client, runtime, caplog) -> None:  # type: ignore[no-untyped-def]
+    from workers.sweeper import MAX_ATTEMPTS
+
+    reference = reference_from(submit_tip(client).get_data(as_text=True))
+    intake_queue(runtime).empty()
+    with transaction(runtime.sessions) as session:
+        session.execute(OutboxEntry.__table__.update().values(attempts=MAX_ATTEMPTS))
+    caplog.set_level("ERROR", logger="tipline.sweeper")
+    assert sweep(runtime) == 0
+    tip_id = _tip(runtime, reference).id
+    assert any(f"tip {tip_id} could not be routed" in r.getMessage() for r in caplog.records)

@@ -203,7 +203,7 @@ WITH t AS (
   SELECT t.id, :item_kind, :item_key, :received_at, :ciphertext FROM t
 )
 INSERT INTO outbox (job, tip_id, created_at, attempts)
-SELECT 'route_tip', t.id, :now, 0 FROM t
+SELECT 'route_tip', t.id, :received_at, 0 FROM t
 RETURNING tip_id, id
 """
 )
@@ -223,7 +223,6 @@ def _write(session: Session, staged: StagedTip) -> tuple[int, int]:
                 "item_kind": staged.body["kind"],
                 "item_key": staged.body["item_key"],
                 "ciphertext": staged.body["ciphertext"],
-                "now": utcnow(),
             },
         ).one()
         return row[0], row[1]
@@ -238,7 +237,7 @@ def _write_rows(session: Session, staged: StagedTip) -> tuple[int, int]:
     session.execute(insert(SealedItem).values(tip_id=tip_id, **staged.body))
     outbox_id = session.execute(
         insert(OutboxEntry)
-        .values(job="route_tip", tip_id=tip_id, created_at=utcnow())
+        .values(job="route_tip", tip_id=tip_id, created_at=staged.tip["received_at"], attempts=0)
         .returning(OutboxEntry.id)
     ).scalar_one()
     return tip_id, outbox_id

@@ -5,18 +5,21 @@ Failed attempts are counted per account (an HMAC of the email) in Redis, never p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import time
 
 import pyotp
-from sqlalchemy import select
+from argon2.exceptions import VerificationError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.crypto import PrivateKey
 from tipline.crypto import hierarchy as h
 from tipline.errors import Unauthorized
-from tipline.keyring import KeyringError, unlock_staff, verify_password
+from tipline.keyring import KeyringError, password_hasher, unlock_staff, verify_password
 from tipline.models import Staff
 from tipline.runtime import Runtime
 
@@ -35,38 +38,61 @@ def authenticate(
 ) -> tuple[Staff, PrivateKey]:
     email = email.strip().lower()
     failures = _failure_key(runtime, email)
-    if int(runtime.redis.get(failures) or 0) >= MAX_FAILURES:
+    # Count first, then compare: parallel guesses cannot slip past the limit together.
+    pipe = runtime.redis.pipeline()
+    pipe.incr(failures)
+    pipe.expire(failures, FAILURE_WINDOW)
+    attempts = pipe.execute()[0]
+    if attempts > MAX_FAILURES:
         raise Unauthorized("Too many failed sign-ins for this account. Wait 15 minutes.")
     staff = session.scalars(
         select(Staff).where(Staff.email == email, Staff.active.is_(True))
     ).first()
     try:
-        if staff is None or not verify_password(session, staff, password, runtime.settings.kdf):
+        if staff is None:
+            # Spend the same Argon2 time as for a real account: no account enumeration.
+            _burn_password_time(runtime, password)
+            raise Unauthorized(_GENERIC)
+        if not verify_password(session, staff, password, runtime.settings.kdf):
             raise Unauthorized(_GENERIC)
         staff_key = unlock_staff(staff, password)
         secret = h.open_staff_secret(staff_key, staff.id, "totp", staff.sealed_totp_secret).decode()
         counter = _valid_counter(pyotp.TOTP(secret), code.strip())
-        # Replay guard: a code (or an earlier one) that was already used is refused.
-        if counter is None or counter <= staff.totp_last_counter:
+        if counter is None:
+            raise Unauthorized(_GENERIC)
+        # Replay guard: the conditional UPDATE lets exactly one sign-in use a time step
+        # (or an earlier one), even when several race with the same code.
+        used = session.execute(
+            update(Staff)
+            .where(Staff.id == staff.id, Staff.totp_last_counter < counter)
+            .values(totp_last_counter=counter)
+            .execution_options(synchronize_session=False)
+        )
+        if used.rowcount != 1:  # type: ignore[attr-defined]
             raise Unauthorized(_GENERIC)
     except (Unauthorized, KeyringError):
-        pipe = runtime.redis.pipeline()
-        pipe.incr(failures)
-        pipe.expire(failures, FAILURE_WINDOW)
-        pipe.execute()
         raise Unauthorized(_GENERIC) from None
-    staff.totp_last_counter = counter
     runtime.redis.delete(failures)
     audit.record(session, f"staff:{staff.id}", "staff.sign_in")
     return staff, staff_key
+
+
+_DUMMY_HASHES: dict[object, str] = {}
+
+
+def _burn_password_time(runtime: Runtime, password: str) -> None:
+    profile = runtime.settings.kdf
+    hasher = password_hasher(profile)
+    if profile not in _DUMMY_HASHES:
+        _DUMMY_HASHES[profile] = hasher.hash("not a real account")
+    with contextlib.suppress(VerificationError):
+        hasher.verify(_DUMMY_HASHES[profile], password)
 
 
 def _valid_counter(totp: pyotp.TOTP, code: str) -> int | None:
     """The time step the code belongs to (allowing one step of clock drift), or None."""
     if not code.isdigit():
         return None
-    import time
-
     now_counter = int(time.time()) // totp.interval
     for counter in (now_counter, now_counter - 1, now_counter + 1):
         if hmac.compare_digest(totp.generate_otp(counter), code):

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tipline import audit
+from tipline.crypto import SealError
 from tipline.crypto import hierarchy as h
 from tipline.errors import NotFound
-from tipline.keyring import unlock_units
+from tipline.keyring import Unlocked, unlock_units
 from tipline.models import Membership, SealedItem, Tip, TipKeyGrant, TipUnit, Unit
 from tipline.staff.sessions import StaffSession
 
@@ -86,10 +87,20 @@ class OpenedTip:
 
 
 def read_tip(session: Session, staff: StaffSession, reference: str) -> OpenedTip:
+    # Unlock first, whatever the reference: a tip of another unit and a missing tip then
+    # cost the same time, as well as giving the same answer.
+    unlocked = unlock_units(session, staff.staff_id, staff.staff_key)
     tip = session.scalars(select(Tip).where(Tip.reference == reference)).first()
     if tip is None or tip.status == "received":
         raise NotFound("No such tip.")
-    unlocked = unlock_units(session, staff.staff_id, staff.staff_key)
+    try:
+        return _open(session, staff, unlocked, tip)
+    except SealError:
+        # A damaged or moved ciphertext: the same answer as for a tip that is not theirs.
+        raise NotFound("No such tip.") from None
+
+
+def _open(session: Session, staff: StaffSession, unlocked: Unlocked, tip: Tip) -> OpenedTip:
     grants = session.scalars(select(TipKeyGrant).where(TipKeyGrant.tip_id == tip.id)).all()
     tip_key = None
     for grant in grants:

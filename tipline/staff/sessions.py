@@ -8,17 +8,17 @@ and a stolen cookie dies with the session (inactivity timeout, logout).
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
-
-import redis
 
 from tipline.crypto import PrivateKey, SealError, aead_decrypt, aead_encrypt, load_private_key
 from tipline.runtime import Runtime
 
 COOKIE = "tipline_staff"
+# However active, a session ends this long after sign-in.
+ABSOLUTE_LIFETIME = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def open_session(runtime: Runtime, staff_id: int, staff_key: PrivateKey) -> str:
     """Store a new session; returns the cookie value (session id + session key)."""
     session_id = secrets.token_bytes(24)
     session_key = secrets.token_bytes(32)
-    payload = staff_id.to_bytes(8, "big") + staff_key.raw
+    payload = staff_id.to_bytes(8, "big") + int(time.time()).to_bytes(8, "big") + staff_key.raw
     sealed = aead_encrypt(session_key, payload, session_id)
     ttl = runtime.settings.staff_session_minutes * 60
     runtime.redis.set(_redis_key(runtime, session_id), sealed, ex=ttl)
@@ -68,12 +68,16 @@ def load_session(runtime: Runtime, cookie: str | None) -> StaffSession | None:
         payload = aead_decrypt(session_key, sealed, session_id)
     except SealError:
         return None
+    if time.time() - int.from_bytes(payload[8:16], "big") > ABSOLUTE_LIFETIME:
+        runtime.redis.delete(key)
+        return None
     runtime.redis.expire(key, runtime.settings.staff_session_minutes * 60)
-    return StaffSession(int.from_bytes(payload[:8], "big"), load_private_key(payload[8:]))
+    return StaffSession(int.from_bytes(payload[:8], "big"), load_private_key(payload[16:]))
 
 
 def close_session(runtime: Runtime, cookie: str | None) -> None:
+    """Delete the server side of a session. Redis errors propagate: a sign-out that did
+    not happen must not look as if it did."""
     parts = _split(cookie or "")
     if parts is not None:
-        with contextlib.suppress(redis.RedisError):
-            runtime.redis.delete(_redis_key(runtime, parts[0]))
+        runtime.redis.delete(_redis_key(runtime, parts[0]))

@@ -30,9 +30,18 @@ def _runtime():  # type: ignore[no-untyped-def]
 
 
 def login_required(view):  # type: ignore[no-untyped-def]
+    """Every staff page: a live session of an account that is still active."""
+
     @wraps(view)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        session = load_session(_runtime(), request.cookies.get(COOKIE))
+        runtime = _runtime()
+        session = load_session(runtime, request.cookies.get(COOKIE))
+        if session is not None:
+            with runtime.sessions() as db:
+                staff = db.get(Staff, session.staff_id)
+                if staff is None or not staff.active:
+                    close_session(runtime, request.cookies.get(COOKIE))
+                    session = None
         if session is None:
             return redirect(url_for("staff.login"))
         g.staff_session = session
@@ -73,6 +82,8 @@ def login_post():  # type: ignore[no-untyped-def]
             staff_id = staff.id
     except Unauthorized as error:
         return render_template("staff/login.html", error=error.message), 401
+    # A new sign-in replaces whatever session this browser had (no fixation, no leftovers).
+    close_session(runtime, request.cookies.get(COOKIE))
     response = make_response(redirect(url_for("staff.queue")))
     _set_cookie(response, open_session(runtime, staff_id, staff_key), None)
     return response

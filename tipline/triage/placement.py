@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tipline.models import OutboxEntry, Tip, TipUnit, Unit
-from tipline.models.base import truncated_now, utcnow
+from tipline.models.base import truncated_now
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Placement:
 
 
 def place_tip(session: Session, tip_id: int, granularity_minutes: int) -> Placement | None:
-    """Move the tip from "received" to "new" exactly once and close its outbox entry.
+    """Move the tip from "received" to "new" exactly once and delete its outbox entry.
 
     The conditional UPDATE is the guard: of two concurrent deliveries only one sees a row
     change, so a tip is never routed (or notified) twice.
@@ -31,14 +31,9 @@ def place_tip(session: Session, tip_id: int, granularity_minutes: int) -> Placem
         .values(status="new", routed_at=truncated_now(granularity_minutes))
     )
     changed = result.rowcount  # type: ignore[attr-defined]  # a CursorResult for UPDATE
+    # The promise is kept: forget it in the same transaction (see OutboxEntry).
     session.execute(
-        update(OutboxEntry)
-        .where(
-            OutboxEntry.tip_id == tip_id,
-            OutboxEntry.job == "route_tip",
-            OutboxEntry.done_at.is_(None),
-        )
-        .values(done_at=utcnow())
+        delete(OutboxEntry).where(OutboxEntry.tip_id == tip_id, OutboxEntry.job == "route_tip")
     )
     tip = session.get(Tip, tip_id)
     if tip is None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:27:04.188217
+Create Date: 2026-11-21 23:55:09.714023
 """
 
 import sqlalchemy as sa
@@ -107,16 +107,14 @@ def upgrade() -> None:
         sa.Column("job", sa.String(length=40), nullable=False),
         sa.Column("tip_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tip_id"], ["tips.id"], name=op.f("fk_outbox_tip_id_tips"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_pending", ["done_at", "id"], unique=False)
+        batch_op.create_index("ix_outbox_job", ["job", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_tip_id"), ["tip_id"], unique=False)
 
     op.create_table(
@@ -207,7 +205,7 @@ def downgrade() -> None:
     op.drop_table("sealed_items")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_tip_id"))
-        batch_op.drop_index("ix_outbox_pending")
+        batch_op.drop_index("ix_outbox_job")
 
     op.drop_table("outbox")
     with op.batch_alter_table("memberships", schema=None) as batch_op:
