@@ -72,9 +72,9 @@ def current_unit_keys(session: Session, slugs: tuple[str, ...]) -> dict[str, Uni
     """The current public key of each unit, cached briefly per process.
 
     Intake seals every tip to these keys; reading them once per tip would be the hottest
-    query we have. A rotation is picked up within UNIT_KEY_CACHE_SECONDS; a tip sealed to
-    the previous version in that window stays readable (members keep old versions) and is
-    re-sealed by the rotation's catch-up pass.
+    query we have. A new key version is picked up within UNIT_KEY_CACHE_SECONDS, so key
+    rotation must wait that long before its final re-sealing pass (tips sealed to the
+    previous version in that window stay readable by members, who keep old versions).
     """
     bind = session.get_bind().url.render_as_string(hide_password=True)
     now = time.monotonic()
