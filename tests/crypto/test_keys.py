@@ -12,7 +12,6 @@ from tipline.crypto import (
     Context,
     CryptoError,
     PrivateKey,
-    generate_private_key,
     load_private_key,
     load_public_key,
     open_sealed,
@@ -24,16 +23,6 @@ from tipline.crypto.keys import PRIVATE_KEY_SIZE, PUBLIC_KEY_SIZE
 
 SETTINGS = settings(max_examples=30, deadline=None, database=None)
 CONTEXT = Context("test", "keys")
-
-
-@pytest.fixture(scope="module")
-def key() -> PrivateKey:
-    return generate_private_key()
-
-
-@pytest.fixture(scope="module")
-def other_key() -> PrivateKey:
-    return generate_private_key()
 
 
 # --- encodings -----------------------------------------------------------------------

@@ -17,7 +17,6 @@ from tipline.crypto import (
     CryptoError,
     PrivateKey,
     SealError,
-    generate_private_key,
     open_sealed,
     seal,
 )
@@ -39,16 +38,6 @@ FIELD_STRATEGIES = {
     "item": FIELD_TEXT,
     "version": VERSIONS,
 }
-
-
-@pytest.fixture(scope="module")
-def key() -> PrivateKey:
-    return generate_private_key()
-
-
-@pytest.fixture(scope="module")
-def other_key() -> PrivateKey:
-    return generate_private_key()
 
 
 # --- round-trips ---------------------------------------------------------------------

@@ -18,23 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tipline.crypto import Context, PrivateKey, SealError, generate_private_key
+from tipline.crypto import Context, PrivateKey, SealError
 from tipline.crypto.streams import DEFAULT_CHUNK, open_stream, seal_stream
 
 SETTINGS = settings(max_examples=30, deadline=None, database=None)
 CHUNK = 16
 TAG = 16
 CONTEXT = Context("tip-attachment", "T-42", "att-1")
-
-
-@pytest.fixture(scope="module")
-def key() -> PrivateKey:
-    return generate_private_key()
-
-
-@pytest.fixture(scope="module")
-def other_key() -> PrivateKey:
-    return generate_private_key()
 
 
 def seal_bytes(
