@@ -62,6 +62,9 @@ def gunicorn_options(bind: str, workers: int, **extra: Any) -> dict[str, Any]:
         "logger_class": RedactingLogger,
         "proc_name": "tipline-web",
         "graceful_timeout": 20,
+        # gunicorn 27's control socket lives in ~/.gunicorn, shared by every instance of
+        # the user; we do not use it.
+        "control_socket_disable": True,
         **extra,
     }
 
