@@ -264,3 +264,36 @@ def test_session_in_redis_opens_nothing_without_the_cookie(app, world, runtime) 
         aead_decrypt(bytes(32), stored, session_id)  # nothing else does
     forged = base64.urlsafe_b64encode(session_id + bytes(32)).decode().rstrip("=")
     assert load_session(runtime, forged) is None
+
+
+def test_a_body_moved_to_another_tip_row_does_not_open(app, client, drain, world, runtime) -> None:  # type: ignore[no-untyped-def]
+    """Swap two tips' sealed bodies in the database: neither opens as the other."""
+    from tipline.models import SealedItem
+
+    first = _routed_tip(
+        client, drain, zone="on-north", description="First tip: the red door on Elm."
+    )
+    second = _routed_tip(
+        client, drain, zone="on-north", description="Second tip: the boat at the marina."
+    )
+    with runtime.sessions() as session:
+        items = {
+            ref: session.scalars(
+                select(SealedItem)
+                .join(Tip, Tip.id == SealedItem.tip_id)
+                .where(Tip.reference == ref)
+            ).one()
+            for ref in (first, second)
+        }
+        items[first].ciphertext, items[second].ciphertext = (
+            items[second].ciphertext,
+            items[first].ciphertext,
+        )
+        session.commit()
+    staff_client = app.test_client()
+    sign_in(staff_client, world["north"])
+    for reference in (first, second):
+        response = staff_client.get(f"/staff/tips/{reference}")
+        assert response.status_code == 404
+        assert "red door" not in response.get_data(as_text=True)
+        assert "marina" not in response.get_data(as_text=True)
