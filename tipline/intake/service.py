@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -38,10 +40,64 @@ def new_reference() -> str:
 @dataclass(frozen=True)
 class TipSubmission:
     category: str
-    zone: str  # a zone id, or UNKNOWN_ZONE when the tipster does not know
+    zone: str  # a zone id, UNKNOWN_ZONE, or "" when the place is given another way
     description: str
     lang: str = "en"
     channel: str = "web"
+    postal_code: str = ""
+    lat: str = ""
+    lon: str = ""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where it happened, as the tipster gave it. Only ``zone`` is stored in clear; the
+    postal code or point travels sealed in the body (it can point at someone's home)."""
+
+    zone: str | None
+    postal_code: str | None = None
+    point: tuple[float, float] | None = None
+
+
+_POSTAL = re.compile(r"[A-Z]\d[A-Z](\d[A-Z]\d)?")
+
+
+def resolve_place(config: TiplineConfig, submission: TipSubmission) -> Place:
+    """A picked zone wins, then a postal code, then a point. A place that is in no zone
+    goes to the "needs zone" desk: never an error for the tipster."""
+    if submission.zone and submission.zone != UNKNOWN_ZONE:
+        if submission.zone not in config.zones:
+            raise InvalidInput(
+                "That area is not one we know. Please choose from the list.", field="zone"
+            )
+        return Place(submission.zone)
+    if submission.postal_code.strip():
+        code = re.sub(r"[\s-]", "", submission.postal_code).upper()
+        if not _POSTAL.fullmatch(code):
+            raise InvalidInput(
+                "That postal code does not look right. Use a form like K1A 0B1, or leave it empty.",
+                field="postal_code",
+            )
+        zone = config.zone_for_postal_code(code)
+        return Place(zone.id if zone else None, postal_code=code)
+    if submission.lat.strip() or submission.lon.strip():
+        try:
+            lat, lon = float(submission.lat), float(submission.lon)
+        except ValueError:
+            raise InvalidInput(
+                "The map point is not valid: give both latitude and longitude.", field="lat"
+            ) from None
+        if not (
+            math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+        ):
+            raise InvalidInput(
+                "The map point is outside the world's latitude/longitude range.", field="lat"
+            )
+        zone = config.zone_for_point(lat, lon)
+        return Place(zone.id if zone else None, point=(round(lat, 6), round(lon, 6)))
+    if submission.zone == UNKNOWN_ZONE:
+        return Place(None)
+    raise InvalidInput("Please choose where it happened, or “I don't know”.", field="zone")
 
 
 @dataclass(frozen=True)
@@ -51,18 +107,13 @@ class Receipt:
     outbox_id: int
 
 
-def validate(config: TiplineConfig, submission: TipSubmission, max_chars: int) -> None:
+def validate(config: TiplineConfig, submission: TipSubmission, max_chars: int) -> Place:
+    """Check everything the tipster sent; returns where it happened."""
     if not submission.category:
         raise InvalidInput("Please choose what the tip is about.", field="category")
     if submission.category not in config.categories:
         raise InvalidInput(
             "That category is not one we know. Please choose from the list.", field="category"
-        )
-    if not submission.zone:
-        raise InvalidInput("Please choose where it happened, or “I don't know”.", field="zone")
-    if submission.zone != UNKNOWN_ZONE and submission.zone not in config.zones:
-        raise InvalidInput(
-            "That area is not one we know. Please choose from the list.", field="zone"
         )
     text = submission.description.strip()
     if len(text) < MIN_DESCRIPTION:
@@ -76,6 +127,7 @@ def validate(config: TiplineConfig, submission: TipSubmission, max_chars: int) -
         )
     if submission.lang not in ("en", "fr"):
         raise InvalidInput("Unsupported language.", field="lang")
+    return resolve_place(config, submission)
 
 
 def accept_tip(
@@ -88,8 +140,8 @@ def accept_tip(
     granularity_minutes: int,
 ) -> Receipt:
     """Seal and stage a tip in ``session``; the caller commits (one transaction)."""
-    validate(config, submission, max_chars)
-    zone = None if submission.zone == UNKNOWN_ZONE else submission.zone
+    place = validate(config, submission, max_chars)
+    zone = place.zone
     # Urgent words are matched here, in memory; only the fact of a match is stored.
     urgent = has_urgent_words(config, submission.description)
     routing = route(config, zone, submission.category, urgent)
@@ -128,6 +180,8 @@ def accept_tip(
         {
             "description": submission.description,
             "lang": submission.lang,
+            "postal_code": place.postal_code,
+            "point": place.point,
             # The exact time is content: sealed, while the clear column is truncated.
             "submitted_at": utcnow().isoformat(timespec="seconds"),
         }

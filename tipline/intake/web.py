@@ -62,6 +62,9 @@ def submit_tip():  # type: ignore[no-untyped-def]
         description=request.form.get("description", ""),
         lang=request.form.get("lang", "en").strip() or "en",
         channel="web",
+        postal_code=request.form.get("postal_code", ""),
+        lat=request.form.get("lat", ""),
+        lon=request.form.get("lon", ""),
     )
     try:
         with transaction(runtime.sessions) as session:
@@ -78,6 +81,9 @@ def submit_tip():  # type: ignore[no-untyped-def]
             "category": submission.category,
             "zone": submission.zone,
             "description": submission.description,
+            "postal_code": submission.postal_code,
+            "lat": submission.lat,
+            "lon": submission.lon,
         }
         return _form_page(400, error, values)
     try:

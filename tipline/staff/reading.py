@@ -84,6 +84,8 @@ class OpenedTip:
     description: str
     submitted_at: str
     lang: str
+    postal_code: str | None = None
+    point: tuple[float, float] | None = None
 
 
 def read_tip(session: Session, staff: StaffSession, reference: str) -> OpenedTip:
@@ -135,4 +137,6 @@ def _open(session: Session, staff: StaffSession, unlocked: Unlocked, tip: Tip) -
         description=body["description"],
         submitted_at=body["submitted_at"],
         lang=body["lang"],
+        postal_code=body.get("postal_code"),
+        point=tuple(body["point"]) if body.get("point") else None,
     )
