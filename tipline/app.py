@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
-        SESSION_COOKIE_NAME="tipline_csrf",
+        # The only tipster cookie: it holds the CSRF token, nothing about the tipster.
+        SESSION_COOKIE_NAME="__Host-tipline_csrf" if settings.secure_cookies else "tipline_csrf",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=settings.secure_cookies,

@@ -121,12 +121,12 @@ def test_logout_ends_the_session_on_the_server(app, world) -> None:  # type: ign
     staff_client = app.test_client()
     sign_in(staff_client, world["north"])
     assert staff_client.get("/staff/").status_code == 200
-    old_cookie = staff_client.get_cookie(COOKIE, path="/staff").value
+    old_cookie = staff_client.get_cookie(COOKIE, path="/").value
     token = csrf_token(staff_client, "/staff/")
     staff_client.post("/staff/logout", data={"csrf_token": token})
     # Replaying the cookie the browser held must not bring the session back.
     replay = app.test_client()
-    replay.set_cookie(COOKIE, old_cookie, path="/staff")
+    replay.set_cookie(COOKIE, old_cookie, path="/")
     assert replay.get("/staff/").status_code == 302
 
 
@@ -254,7 +254,7 @@ def test_session_in_redis_opens_nothing_without_the_cookie(app, world, runtime) 
         staff = session.get(Staff, world["north"].id)
         staff_key = unlock_staff(staff, world["north"].password)
     assert staff_key.raw not in stored
-    cookie = staff_client.get_cookie(COOKIE, path="/staff").value
+    cookie = staff_client.get_cookie(COOKIE, path="/").value
     raw = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
     session_id, session_key = raw[:24], raw[24:]
     assert (

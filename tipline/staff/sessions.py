@@ -17,6 +17,14 @@ from tipline.crypto import PrivateKey, SealError, aead_decrypt, aead_encrypt, lo
 from tipline.runtime import Runtime
 
 COOKIE = "tipline_staff"
+
+
+def cookie_name(runtime: Runtime) -> str:
+    # Over HTTPS the __Host- prefix makes the browser refuse the cookie unless it is
+    # Secure, for this exact host and Path=/ (no subdomain can plant or read it).
+    return f"__Host-{COOKIE}" if runtime.settings.secure_cookies else COOKIE
+
+
 # However active, a session ends this long after sign-in.
 ABSOLUTE_LIFETIME = 12 * 3600
 

@@ -20,7 +20,7 @@ from tipline.errors import Unauthorized
 from tipline.models import Staff
 from tipline.staff.login import authenticate
 from tipline.staff.reading import queue_for, read_tip
-from tipline.staff.sessions import COOKIE, close_session, load_session, open_session
+from tipline.staff.sessions import close_session, cookie_name, load_session, open_session
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -35,12 +35,12 @@ def login_required(view):  # type: ignore[no-untyped-def]
     @wraps(view)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         runtime = _runtime()
-        session = load_session(runtime, request.cookies.get(COOKIE))
+        session = load_session(runtime, request.cookies.get(cookie_name(runtime)))
         if session is not None:
             with runtime.sessions() as db:
                 staff = db.get(Staff, session.staff_id)
                 if staff is None or not staff.active:
-                    close_session(runtime, request.cookies.get(COOKIE))
+                    close_session(runtime, request.cookies.get(cookie_name(runtime)))
                     session = None
         if session is None:
             return redirect(url_for("staff.login"))
@@ -52,10 +52,10 @@ def login_required(view):  # type: ignore[no-untyped-def]
 
 def _set_cookie(response, value: str, max_age: int | None) -> None:  # type: ignore[no-untyped-def]
     response.set_cookie(
-        COOKIE,
+        cookie_name(_runtime()),
         value,
         max_age=max_age,
-        path="/staff",
+        path="/",
         httponly=True,
         samesite="Strict",
         secure=_runtime().settings.secure_cookies,
@@ -83,7 +83,7 @@ def login_post():  # type: ignore[no-untyped-def]
     except Unauthorized as error:
         return render_template("staff/login.html", error=error.message), 401
     # A new sign-in replaces whatever session this browser had (no fixation, no leftovers).
-    close_session(runtime, request.cookies.get(COOKIE))
+    close_session(runtime, request.cookies.get(cookie_name(runtime)))
     response = make_response(redirect(url_for("staff.queue")))
     _set_cookie(response, open_session(runtime, staff_id, staff_key), None)
     return response
@@ -91,7 +91,8 @@ def login_post():  # type: ignore[no-untyped-def]
 
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
-    close_session(_runtime(), request.cookies.get(COOKIE))
+    runtime = _runtime()
+    close_session(runtime, request.cookies.get(cookie_name(runtime)))
     response = make_response(redirect(url_for("staff.login")))
     _set_cookie(response, "", 0)
     return response

@@ -1,0 +1,18 @@
+"""Plain text: UTF-8 without NULs carries no hidden metadata, so it is kept as written."""
+
+from __future__ import annotations
+
+from .errors import ScrubError
+from .result import Scrubbed
+
+MEDIA_TYPE = "text/plain"
+NAME = "plain text (UTF-8)"
+EXTENSION = "txt"
+
+
+def scrub(data: bytes) -> Scrubbed:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScrubError("The text file is not valid UTF-8.") from exc
+    return Scrubbed(MEDIA_TYPE, EXTENSION, data)
