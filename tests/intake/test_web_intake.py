@@ -80,6 +80,7 @@ def test_tip_is_sealed_staged_with_outbox_and_receipt_shows_reference(
         ({"zone": ""}, "choose where it happened"),
         ({"zone": "atlantis"}, "area is not one we know"),
         ({"description": "short"}, "at least 10 characters"),
+        ({"website": "http://spam.example"}, "Leave this empty"),
     ],
 )
 def test_bad_input_gets_a_plain_400_and_nothing_is_stored(client, runtime, fields, message) -> None:  # type: ignore[no-untyped-def]

@@ -47,6 +47,7 @@ class TipSubmission:
     postal_code: str = ""
     lat: str = ""
     lon: str = ""
+    honeypot: str = ""  # a field people never see; form-filling bots fill it
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,12 @@ class Receipt:
 
 def validate(config: TiplineConfig, submission: TipSubmission, max_chars: int) -> Place:
     """Check everything the tipster sent; returns where it happened."""
+    if submission.honeypot.strip():
+        # Said plainly, and the text is kept: a person whose tool filled it loses nothing.
+        raise InvalidInput(
+            "Please leave the field labelled “Leave this empty” empty, then send again.",
+            field="website",
+        )
     if not submission.category:
         raise InvalidInput("Please choose what the tip is about.", field="category")
     if submission.category not in config.categories:

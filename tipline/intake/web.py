@@ -65,6 +65,7 @@ def submit_tip():  # type: ignore[no-untyped-def]
         postal_code=request.form.get("postal_code", ""),
         lat=request.form.get("lat", ""),
         lon=request.form.get("lon", ""),
+        honeypot=request.form.get("website", ""),
     )
     try:
         with transaction(runtime.sessions) as session:
