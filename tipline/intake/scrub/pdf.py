@@ -32,7 +32,14 @@ _CATALOG_KEYS = (
 )
 _NAME_TREES = ("/EmbeddedFiles", "/JavaScript")
 _OBJECT_KEYS = ("/Metadata", "/PieceInfo", "/AA", "/AF", "/LastModified")
-_DANGEROUS_ACTIONS = {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/GoToE", "/Rendition"}
+_DANGEROUS_ACTIONS = {
+    "/JavaScript",
+    "/Launch",
+    "/SubmitForm",
+    "/ImportData",
+    "/GoToE",
+    "/Rendition",
+}
 # On markup annotations (comments, highlights) /T is the author's name; on widgets it is
 # the form field name, which the form needs.
 _UNAUTHORED = {"/Widget", "/Link"}

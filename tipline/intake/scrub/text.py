@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ScrubError
+from .errors import UnsupportedType
 from .result import Scrubbed
 
 MEDIA_TYPE = "text/plain"
@@ -14,5 +14,8 @@ def scrub(data: bytes) -> Scrubbed:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScrubError("The text file is not valid UTF-8.") from exc
+        from .registry import ACCEPTED  # the registry imports this module
+
+        # Only the whole file tells: detection tolerates a character cut at the end of a head.
+        raise UnsupportedType(ACCEPTED, detail="Text files must be UTF-8.") from exc
     return Scrubbed(MEDIA_TYPE, EXTENSION, data)
