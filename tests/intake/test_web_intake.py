@@ -122,20 +122,6 @@ def test_missing_csrf_token_is_refused(client, runtime) -> None:  # type: ignore
     assert _count(runtime, Tip) == 0
 
 
-def test_unknown_place_goes_to_the_needs_zone_desk(client, runtime) -> None:  # type: ignore[no-untyped-def]
-    response = submit_tip(client, zone="unknown", category="fraud-scams")
-    reference = reference_from(response.get_data(as_text=True))
-    with runtime.sessions() as session:
-        tip = session.scalars(select(Tip).where(Tip.reference == reference)).one()
-        slugs = session.scalars(
-            select(Unit.slug)
-            .join(TipUnit, TipUnit.unit_id == Unit.id)
-            .where(TipUnit.tip_id == tip.id)
-        ).all()
-    assert tip.zone is None
-    assert slugs == ["needs-zone"]
-
-
 def test_urgent_words_raise_priority_and_are_not_stored(client, runtime) -> None:  # type: ignore[no-untyped-def]
     calm = reference_from(
         submit_tip(

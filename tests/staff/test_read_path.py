@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.support.forms import csrf_token, reference_from, sign_in, submit_tip
+from tests.support.forms import csrf_token, post_login, reference_from, sign_in, submit_tip
 from tipline.crypto import SealError
 from tipline.crypto import hierarchy as h
 from tipline.keyring import unlock_staff, unlock_units
@@ -88,11 +88,7 @@ def test_wrong_password_or_code_is_refused_with_one_message(app, world) -> None:
     account = world["north"]
     client = app.test_client()
     for password, code in ((account.password + "x", account.code()), (account.password, "000000")):
-        token = csrf_token(client, "/staff/login")
-        response = client.post(
-            "/staff/login",
-            data={"email": account.email, "password": password, "totp": code, "csrf_token": token},
-        )
+        response = post_login(client, account, code=code, password=password)
         assert response.status_code == 401
         assert "Email, password or code is not right." in response.get_data(as_text=True)
 
@@ -101,18 +97,8 @@ def test_a_totp_code_cannot_be_replayed(app, world) -> None:  # type: ignore[no-
     account = world["north"]
     code = account.code()
     first, second = app.test_client(), app.test_client()
-    for client, expected in ((first, 302), (second, 401)):
-        token = csrf_token(client, "/staff/login")
-        response = client.post(
-            "/staff/login",
-            data={
-                "email": account.email,
-                "password": account.password,
-                "totp": code,
-                "csrf_token": token,
-            },
-        )
-        assert response.status_code == expected
+    assert post_login(first, account, code=code).status_code == 302
+    assert post_login(second, account, code=code).status_code == 401
 
 
 def test_logout_ends_the_session_on_the_server(app, world) -> None:  # type: ignore[no-untyped-def]

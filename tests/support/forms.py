@@ -32,15 +32,19 @@ def reference_from(page: str) -> str:
     return match.group(1)
 
 
-def sign_in(client, account) -> None:  # type: ignore[no-untyped-def]
-    token = csrf_token(client, "/staff/login")
-    response = client.post(
+def post_login(client, account, code: str | None = None, password: str | None = None):  # type: ignore[no-untyped-def]
+    """POST the sign-in form as a browser would; returns the response."""
+    return client.post(
         "/staff/login",
         data={
             "email": account.email,
-            "password": account.password,
-            "totp": account.code(),
-            "csrf_token": token,
+            "password": account.password if password is None else password,
+            "totp": account.code() if code is None else code,
+            "csrf_token": csrf_token(client, "/staff/login"),
         },
     )
+
+
+def sign_in(client, account) -> None:  # type: ignore[no-untyped-def]
+    response = post_login(client, account)
     assert response.status_code == 302, response.get_data(as_text=True)
