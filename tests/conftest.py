@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,6 +194,7 @@ def runtime(settings: Settings, world: dict[str, StaffAccount]) -> Iterator[Runt
             session.execute(delete(model))
         session.execute(Staff.__table__.update().values(totp_last_counter=0))
     _clear_redis(rt)
+    shutil.rmtree(rt.settings.data_dir / "attachments", ignore_errors=True)
     rt.close()
 
 

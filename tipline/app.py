@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Request, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from tipline.crypto.spool import encrypted_spool
 from tipline.errors import ServiceUnavailable, TiplineError
 from tipline.runtime import Runtime
 from tipline.settings import Settings, load_settings
@@ -31,6 +32,15 @@ SECURITY_HEADERS = {
 }
 
 
+class TiplineRequest(Request):
+    """Uploads in flight are spooled to encrypted temporary files, never in clear."""
+
+    def _get_file_stream(  # type: ignore[override]
+        self, total_content_length, content_type, filename=None, content_length=None
+    ):
+        return encrypted_spool()
+
+
 def quiet_request_logs() -> None:
     # werkzeug's request log line starts with the client address: never let it out.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -43,10 +53,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     quiet_request_logs()
 
     app = Flask(__name__)
+    app.request_class = TiplineRequest
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_field_bytes,
         # The only tipster cookie: it holds the CSRF token, nothing about the tipster.
         SESSION_COOKIE_NAME="__Host-tipline_csrf" if settings.secure_cookies else "tipline_csrf",
         SESSION_COOKIE_HTTPONLY=True,
@@ -69,7 +80,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]
         for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+            # Set, not setdefault: send_file would otherwise leave a cacheable response.
+            response.headers[name] = value
         return response
 
     def _wants_json() -> bool:

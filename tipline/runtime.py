@@ -13,6 +13,7 @@ from tipline.crypto import PublicKey
 from tipline.crypto import recovery as recovery_keys
 from tipline.db import make_engine, make_sessionmaker
 from tipline.settings import Settings
+from tipline.store import AttachmentStore
 from tipline.triage.config import TiplineConfig, load_config
 
 
@@ -43,6 +44,10 @@ class Runtime:
             socket_connect_timeout=2,
             health_check_interval=30,
         )
+
+    @cached_property
+    def store(self) -> AttachmentStore:
+        return AttachmentStore(self.settings.data_dir)
 
     @cached_property
     def recovery_public(self) -> PublicKey:

@@ -42,7 +42,9 @@ class Settings:
     twilio_api_base: str | None = None
     redis_prefix: str = "tipline"
     max_description_chars: int = 20_000
-    max_request_bytes: int = 64 * 1024
+    max_field_bytes: int = 256 * 1024  # any one text field of a form
+    max_attachment_bytes: int = 10 * 1024 * 1024  # one file
+    max_attachments_bytes: int = 25 * 1024 * 1024  # all files of one tip together
     time_granularity_minutes: int = 60
     staff_session_minutes: int = 30
     kdf: KdfProfile = field(default_factory=KdfProfile)
@@ -56,6 +58,10 @@ class Settings:
         if self.redis_url:
             return self.redis_url
         return f"unix://{self.bundled_redis_socket}"
+
+    @property
+    def max_request_bytes(self) -> int:
+        return self.max_attachments_bytes + 1024 * 1024  # files + the form's text and framing
 
     @property
     def secure_cookies(self) -> bool:
@@ -170,6 +176,10 @@ def load_settings(
         max_description_chars=_int(env, "TIPLINE_MAX_DESCRIPTION_CHARS", 20_000, 100, 1_000_000),
         time_granularity_minutes=_int(env, "TIPLINE_TIME_GRANULARITY_MINUTES", 60, 1, 1440),
         staff_session_minutes=_int(env, "TIPLINE_STAFF_SESSION_MINUTES", 30, 5, 720),
+        max_attachment_bytes=_int(env, "TIPLINE_MAX_ATTACHMENT_MB", 10, 1, 500) * 1024 * 1024,
+        max_attachments_bytes=_int(env, "TIPLINE_MAX_TIP_ATTACHMENTS_MB", 25, 1, 2000)
+        * 1024
+        * 1024,
         kdf=kdf,
     )
 

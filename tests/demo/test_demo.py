@@ -147,6 +147,16 @@ def test_a_new_user_sends_a_tip_in_chromium_and_reads_it_as_the_demo_investigato
             page.select_option("#category", "organized-crime")
             page.select_option("#zone", "on-north")
             page.fill("#description", text)
+            page.set_input_files(
+                "#attachments",
+                files=[
+                    {
+                        "name": "mill notes.txt",
+                        "mimeType": "text/plain",
+                        "buffer": b"crates, Tuesday\n",
+                    }
+                ],
+            )
             page.click("button[type=submit]")
             reference = page.text_content("#tip-reference")
             assert reference and re.fullmatch(r"[A-Z0-9]{10}", reference)
@@ -170,6 +180,10 @@ def test_a_new_user_sends_a_tip_in_chromium_and_reads_it_as_the_demo_investigato
                 staff.reload()
             staff.click(f"text={reference}")
             assert staff.text_content("#tip-description") == text
+            assert "mill notes.txt" in (staff.text_content("#tip-attachments") or "")
+            with staff.expect_download() as download:
+                staff.click("#tip-attachments a")
+            assert Path(download.value.path()).read_bytes() == b"crates, Tuesday\n"
             staff.screenshot(path=str(tmp_path / "tip.png"))
             assert all(url.startswith(demo["base"]) for url in requests), requests
         finally:

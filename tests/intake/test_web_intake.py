@@ -96,7 +96,7 @@ def test_bad_input_keeps_what_the_tipster_wrote(client) -> None:  # type: ignore
 
 
 def test_oversized_request_is_413_and_nothing_is_stored(client, runtime) -> None:  # type: ignore[no-untyped-def]
-    response = submit_tip(client, description="x" * (runtime.settings.max_request_bytes + 10))
+    response = submit_tip(client, description="x" * (runtime.settings.max_field_bytes + 10))
     assert response.status_code == 413
     assert _count(runtime, Tip) == 0
 

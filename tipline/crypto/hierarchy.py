@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import BinaryIO
 
 from tipline.crypto.keys import (
     PrivateKey,
@@ -18,6 +19,7 @@ from tipline.crypto.keys import (
 )
 from tipline.crypto.locks import KdfProfile, lock_with_password, unlock_with_password
 from tipline.crypto.sealing import Context, open_sealed, seal
+from tipline.crypto.streams import open_stream, seal_stream
 
 RECOVERY_HOLDER = "recovery"
 
@@ -137,3 +139,23 @@ def open_tip_item(
     tip_key: PrivateKey, reference: str, kind: str, item_key: str, ciphertext: bytes
 ) -> bytes:
     return open_sealed(tip_key, ciphertext, item_context(reference, kind, item_key))
+
+
+def _stream_context(reference: str, kind: str, item_key: str) -> Context:
+    return item_context(reference, kind, item_key).derive("content")
+
+
+def seal_tip_stream(
+    tip_public: bytes, reference: str, kind: str, item_key: str, src: BinaryIO, dst: BinaryIO
+) -> int:
+    """Seal a file's bytes to the tip key in chunks; returns the plaintext size."""
+    return seal_stream(
+        load_public_key(tip_public), src, dst, _stream_context(reference, kind, item_key)
+    )
+
+
+def open_tip_stream(
+    tip_key: PrivateKey, reference: str, kind: str, item_key: str, src: BinaryIO, dst: BinaryIO
+) -> int:
+    """Open a sealed file; on SealError, what reached ``dst`` must be discarded."""
+    return open_stream(tip_key, src, dst, _stream_context(reference, kind, item_key))

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from tipline.crypto import PublicKey
 from tipline.crypto import hierarchy as h
 from tipline.errors import InvalidInput, TooLarge
+from tipline.intake.attachments import CleanFile, seal_files
 from tipline.keyring import current_unit_keys
 from tipline.models import OutboxEntry, SealedItem, Tip, TipKeyGrant, TipUnit
 from tipline.models.base import truncated_now, utcnow
+from tipline.store import AttachmentStore
 from tipline.triage.config import TiplineConfig
 from tipline.triage.routing import has_urgent_words, route
 
@@ -145,8 +147,16 @@ def accept_tip(
     *,
     max_chars: int,
     granularity_minutes: int,
+    attachments: list[CleanFile] | None = None,
+    store: AttachmentStore | None = None,
+    written: list[str] | None = None,
 ) -> Receipt:
-    """Seal and stage a tip in ``session``; the caller commits (one transaction)."""
+    """Seal and stage a tip in ``session``; the caller commits (one transaction).
+
+    ``attachments`` are already scrubbed (clean_uploads); their sealed files are written
+    to ``store`` and their paths appended to ``written``, for the caller to delete if the
+    transaction does not commit.
+    """
     place = validate(config, submission, max_chars)
     zone = place.zone
     # Urgent words are matched here, in memory; only the fact of a match is stored.
@@ -197,6 +207,13 @@ def accept_tip(
     sealed_body = h.seal_tip_item(tip_key.public_key.raw, reference, "body", item_key, body)
     public_key = tip_key.public_key.raw
     del tip_key  # intake forgets the tip private key once it is sealed to its holders
+    items: list[dict[str, object]] = [
+        {"kind": "body", "item_key": item_key, "ciphertext": sealed_body, "blob_path": None}
+    ]
+    if attachments:
+        if store is None or written is None:
+            raise ValueError("attachments need a store and a list of written paths")
+        items += seal_files(attachments, store, public_key, reference, written)
 
     staged = StagedTip(
         tip={
@@ -219,12 +236,7 @@ def accept_tip(
             for slug in slugs
         ],
         grants=grants,
-        body={
-            "kind": "body",
-            "item_key": item_key,
-            "created_at": received_at,
-            "ciphertext": sealed_body,
-        },
+        items=[{**item, "created_at": received_at} for item in items],
     )
     tip_id, outbox_id = _write(session, staged)
     return Receipt(tip_id, reference, outbox_id)
@@ -237,7 +249,7 @@ class StagedTip:
     tip: dict[str, object]
     units: list[dict[str, object]]
     grants: list[dict[str, object]]
-    body: dict[str, object]
+    items: list[dict[str, object]]  # the body first, then attachments
 
 
 # PostgreSQL writes the whole tip (tip, units, key grants, body, outbox) in one statement:
@@ -260,8 +272,11 @@ WITH t AS (
   FROM t, unnest(CAST(:holders AS text[]), CAST(:versions AS integer[]),
                  CAST(:sealed AS bytea[])) AS x(holder, version, sealed)
 ), i AS (
-  INSERT INTO sealed_items (tip_id, kind, item_key, created_at, ciphertext)
-  SELECT t.id, :item_kind, :item_key, :received_at, :ciphertext FROM t
+  INSERT INTO sealed_items (tip_id, kind, item_key, created_at, ciphertext, blob_path)
+  SELECT t.id, x.kind, x.item_key, :received_at, x.ciphertext, x.blob_path
+  FROM t, unnest(CAST(:item_kinds AS text[]), CAST(:item_keys AS text[]),
+                 CAST(:item_ciphertexts AS bytea[]), CAST(:item_paths AS text[]))
+       AS x(kind, item_key, ciphertext, blob_path)
 )
 INSERT INTO outbox (job, tip_id, created_at, attempts)
 SELECT 'route_tip', t.id, :received_at, 0 FROM t
@@ -281,9 +296,10 @@ def _write(session: Session, staged: StagedTip) -> tuple[int, int]:
                 "holders": [g["holder"] for g in staged.grants],
                 "versions": [g["holder_version"] for g in staged.grants],
                 "sealed": [g["sealed_key"] for g in staged.grants],
-                "item_kind": staged.body["kind"],
-                "item_key": staged.body["item_key"],
-                "ciphertext": staged.body["ciphertext"],
+                "item_kinds": [i["kind"] for i in staged.items],
+                "item_keys": [i["item_key"] for i in staged.items],
+                "item_ciphertexts": [i["ciphertext"] for i in staged.items],
+                "item_paths": [i["blob_path"] for i in staged.items],
             },
         ).one()
         return row[0], row[1]
@@ -295,7 +311,7 @@ def _write_rows(session: Session, staged: StagedTip) -> tuple[int, int]:
     tip_id = session.execute(insert(Tip).values(**staged.tip).returning(Tip.id)).scalar_one()
     session.execute(insert(TipUnit), [{"tip_id": tip_id, **u} for u in staged.units])
     session.execute(insert(TipKeyGrant), [{"tip_id": tip_id, **g} for g in staged.grants])
-    session.execute(insert(SealedItem).values(tip_id=tip_id, **staged.body))
+    session.execute(insert(SealedItem), [{"tip_id": tip_id, **item} for item in staged.items])
     outbox_id = session.execute(
         insert(OutboxEntry)
         .values(job="route_tip", tip_id=tip_id, created_at=staged.tip["received_at"], attempts=0)

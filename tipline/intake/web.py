@@ -8,7 +8,9 @@ import redis
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from tipline.db import transaction
-from tipline.errors import InvalidInput
+from tipline.errors import TiplineError
+from tipline.intake.attachments import MAX_FILES, Upload, clean_uploads
+from tipline.intake.scrub import ACCEPTED
 from tipline.intake.service import UNKNOWN_ZONE, TipSubmission, accept_tip
 from workers.queues import enqueue_route_tip
 
@@ -25,8 +27,9 @@ def index():  # type: ignore[no-untyped-def]
     return redirect(url_for("intake.tip_form"))
 
 
-def _form_page(status: int = 200, error: InvalidInput | None = None, values=None):  # type: ignore[no-untyped-def]
-    config = _runtime().config
+def _form_page(status: int = 200, error: TiplineError | None = None, values=None):  # type: ignore[no-untyped-def]
+    runtime = _runtime()
+    config = runtime.config
     provinces = sorted(config.provinces.values(), key=lambda p: p.id)
     zones_by_province = {
         p.id: sorted(
@@ -41,6 +44,10 @@ def _form_page(status: int = 200, error: InvalidInput | None = None, values=None
             provinces=provinces,
             zones_by_province=zones_by_province,
             unknown_zone=UNKNOWN_ZONE,
+            max_files=MAX_FILES,
+            max_file_mb=runtime.settings.max_attachment_bytes // (1024 * 1024),
+            max_total_mb=runtime.settings.max_attachments_bytes // (1024 * 1024),
+            accepted=ACCEPTED,
             error=error,
             values=values or {},
         ),
@@ -67,26 +74,49 @@ def submit_tip():  # type: ignore[no-untyped-def]
         lon=request.form.get("lon", ""),
         honeypot=request.form.get("website", ""),
     )
+    settings = runtime.settings
+    uploads = [
+        Upload(f.filename or "", f.stream)
+        for f in request.files.getlist("attachments")
+        if f.filename
+    ]
+    written: list[str] = []
     try:
+        # Scrub first: a file that cannot be cleaned refuses the tip before anything is stored.
+        files = clean_uploads(
+            uploads, settings.max_attachment_bytes, settings.max_attachments_bytes
+        )
         with transaction(runtime.sessions) as session:
             receipt = accept_tip(
                 session,
                 runtime.config,
                 runtime.recovery_public,
                 submission,
-                max_chars=runtime.settings.max_description_chars,
-                granularity_minutes=runtime.settings.time_granularity_minutes,
+                max_chars=settings.max_description_chars,
+                granularity_minutes=settings.time_granularity_minutes,
+                attachments=files,
+                store=runtime.store,
+                written=written,
             )
-    except InvalidInput as error:
-        values = {
-            "category": submission.category,
-            "zone": submission.zone,
-            "description": submission.description,
-            "postal_code": submission.postal_code,
-            "lat": submission.lat,
-            "lon": submission.lon,
-        }
-        return _form_page(400, error, values)
+    except BaseException as failure:
+        for path in written:  # sealed files of a tip that was not committed
+            runtime.store.delete(path)
+        if isinstance(failure, TiplineError):
+            # Re-show the form with the message and everything typed (files must be
+            # chosen again: browsers never refill a file input).
+            values = {
+                "category": submission.category,
+                "zone": submission.zone,
+                "description": submission.description,
+                "postal_code": submission.postal_code,
+                "lat": submission.lat,
+                "lon": submission.lon,
+            }
+            return _form_page(failure.status, failure, values)
+        raise
+    finally:
+        for upload in uploads:
+            upload.stream.close()
     try:
         enqueue_route_tip(runtime, receipt.tip_id)
     except redis.RedisError as exc:

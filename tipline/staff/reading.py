@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tipline import audit
-from tipline.crypto import SealError
+from tipline.crypto import PrivateKey, SealError
 from tipline.crypto import hierarchy as h
+from tipline.crypto.spool import encrypted_spool
 from tipline.errors import NotFound
 from tipline.keyring import Unlocked, unlock_units
 from tipline.models import Membership, SealedItem, Tip, TipKeyGrant, TipUnit, Unit
 from tipline.staff.sessions import StaffSession
+from tipline.store import AttachmentStore
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,17 @@ class OpenedTip:
     point: tuple[float, float] | None = None
 
 
-def read_tip(session: Session, staff: StaffSession, reference: str) -> OpenedTip:
+@dataclass(frozen=True)
+class AttachmentInfo:
+    item_key: str
+    name: str
+    media_type: str
+    size: int
+
+
+def _unlocked_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Tip, PrivateKey]:
+    """The tip and its private key, or NotFound: missing, not routed, not theirs, or damaged
+    all look the same."""
     # Unlock first, whatever the reference: a tip of another unit and a missing tip then
     # cost the same time, as well as giving the same answer.
     unlocked = unlock_units(session, staff.staff_id, staff.staff_key)
@@ -96,15 +109,13 @@ def read_tip(session: Session, staff: StaffSession, reference: str) -> OpenedTip
     if tip is None or tip.status == "received":
         raise NotFound("No such tip.")
     try:
-        return _open(session, staff, unlocked, tip)
+        return tip, _tip_key(session, unlocked, tip)
     except SealError:
-        # A damaged or moved ciphertext: the same answer as for a tip that is not theirs.
         raise NotFound("No such tip.") from None
 
 
-def _open(session: Session, staff: StaffSession, unlocked: Unlocked, tip: Tip) -> OpenedTip:
+def _tip_key(session: Session, unlocked: Unlocked, tip: Tip) -> PrivateKey:
     grants = session.scalars(select(TipKeyGrant).where(TipKeyGrant.tip_id == tip.id)).all()
-    tip_key = None
     for grant in grants:
         if not grant.holder.startswith("unit:"):
             continue
@@ -112,22 +123,43 @@ def _open(session: Session, staff: StaffSession, unlocked: Unlocked, tip: Tip) -
             (grant.holder.removeprefix("unit:"), grant.holder_version)
         )
         if unit_key is not None:
-            tip_key = h.open_tip_key(
+            return h.open_tip_key(
                 unit_key, grant.sealed_key, tip.reference, grant.holder, grant.holder_version
             )
-            break
-    if tip_key is None:
-        # Same answer as a missing tip: never reveal that another unit's tip exists.
-        raise NotFound("No such tip.")
-    body_item = session.scalars(
-        select(SealedItem).where(SealedItem.tip_id == tip.id, SealedItem.kind == "body")
-    ).one()
-    assert body_item.ciphertext is not None
-    body = json.loads(
-        h.open_tip_item(tip_key, tip.reference, "body", body_item.item_key, body_item.ciphertext)
-    )
+    # Same answer as a missing tip: never reveal that another unit's tip exists.
+    raise NotFound("No such tip.")
+
+
+def read_tip(
+    session: Session, staff: StaffSession, reference: str
+) -> tuple[OpenedTip, list[AttachmentInfo]]:
+    tip, tip_key = _unlocked_tip(session, staff, reference)
+    items = session.scalars(
+        select(SealedItem).where(SealedItem.tip_id == tip.id).order_by(SealedItem.id)
+    ).all()
+    try:
+        body_item = next(i for i in items if i.kind == "body")
+        body = json.loads(
+            h.open_tip_item(
+                tip_key, tip.reference, "body", body_item.item_key, body_item.ciphertext or b""
+            )
+        )
+        attachments = []
+        for item in items:
+            if item.kind == "attachment":
+                meta = json.loads(
+                    h.open_tip_item(
+                        tip_key, tip.reference, "attachment", item.item_key, item.ciphertext or b""
+                    )
+                )
+                attachments.append(
+                    AttachmentInfo(item.item_key, meta["name"], meta["type"], meta["size"])
+                )
+    except (SealError, StopIteration):
+        # A damaged or moved ciphertext: the same answer as for a tip that is not theirs.
+        raise NotFound("No such tip.") from None
     audit.record(session, f"staff:{staff.staff_id}", "tip.read", tip.reference)
-    return OpenedTip(
+    opened = OpenedTip(
         reference=tip.reference,
         category=tip.category,
         zone=tip.zone,
@@ -140,3 +172,38 @@ def _open(session: Session, staff: StaffSession, unlocked: Unlocked, tip: Tip) -
         postal_code=body.get("postal_code"),
         point=tuple(body["point"]) if body.get("point") else None,
     )
+    return opened, attachments
+
+
+def read_attachment(
+    session: Session, staff: StaffSession, store: AttachmentStore, reference: str, item_key: str
+) -> tuple[AttachmentInfo, BinaryIO]:
+    """The attachment's details and its plaintext in an encrypted spool (authenticated in
+    full before the first byte is served)."""
+    tip, tip_key = _unlocked_tip(session, staff, reference)
+    item = session.scalars(
+        select(SealedItem).where(
+            SealedItem.tip_id == tip.id,
+            SealedItem.kind == "attachment",
+            SealedItem.item_key == item_key,
+        )
+    ).first()
+    if item is None or not item.blob_path:
+        raise NotFound("No such attachment.")
+    spool = encrypted_spool()
+    try:
+        meta = json.loads(
+            h.open_tip_item(
+                tip_key, tip.reference, "attachment", item.item_key, item.ciphertext or b""
+            )
+        )
+        with store.open(item.blob_path) as sealed:
+            h.open_tip_stream(tip_key, tip.reference, "attachment", item.item_key, sealed, spool)
+    except (SealError, FileNotFoundError):
+        spool.close()
+        raise NotFound("No such attachment.") from None
+    spool.seek(0)
+    audit.record(
+        session, f"staff:{staff.staff_id}", "attachment.read", f"{tip.reference}/{item_key}"
+    )
+    return AttachmentInfo(item.item_key, meta["name"], meta["type"], meta["size"]), spool

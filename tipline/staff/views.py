@@ -12,6 +12,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 
@@ -19,7 +20,7 @@ from tipline.db import transaction
 from tipline.errors import Unauthorized
 from tipline.models import Staff
 from tipline.staff.login import authenticate
-from tipline.staff.reading import queue_for, read_tip
+from tipline.staff.reading import queue_for, read_attachment, read_tip
 from tipline.staff.sessions import close_session, cookie_name, load_session, open_session
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -114,5 +115,25 @@ def queue():  # type: ignore[no-untyped-def]
 def tip(reference: str):  # type: ignore[no-untyped-def]
     runtime = _runtime()
     with transaction(runtime.sessions) as db:
-        opened = read_tip(db, g.staff_session, reference.strip().upper())
-    return render_template("staff/tip.html", tip=opened)
+        opened, attachments = read_tip(db, g.staff_session, reference.strip().upper())
+    return render_template("staff/tip.html", tip=opened, attachments=attachments)
+
+
+@bp.get("/tips/<reference>/attachments/<item_key>")
+@login_required
+def attachment(reference: str, item_key: str):  # type: ignore[no-untyped-def]
+    runtime = _runtime()
+    with transaction(runtime.sessions) as db:
+        info, spool = read_attachment(
+            db, g.staff_session, runtime.store, reference.strip().upper(), item_key
+        )
+    # Always a download, never rendered in our origin; the type was detected by content.
+    return send_file(
+        spool,
+        mimetype=info.media_type,
+        as_attachment=True,
+        download_name=info.name,
+        max_age=0,
+        etag=False,
+        last_modified=None,
+    )

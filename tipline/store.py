@@ -1,0 +1,70 @@
+"""The sealed attachment store: the one module that owns attachment paths on disk.
+
+Files are sealed before they are written (nothing here ever sees plaintext), named by
+their random item key only, written to a temporary name and renamed into place, and
+overwritten before they are unlinked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+_ITEM_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+class AttachmentStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def relative_path(self, item_key: str) -> str:
+        if not _ITEM_KEY.fullmatch(item_key):
+            raise ValueError("not an item key")
+        return f"attachments/{item_key[:2]}/{item_key}.sealed"
+
+    def path(self, relative: str) -> Path:
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to((self.root / "attachments").resolve()):
+            raise ValueError("path outside the attachment store")
+        return path
+
+    def write(self, item_key: str, write_sealed: Callable[[BinaryIO], object]) -> str:
+        """Create the file for ``item_key`` with what ``write_sealed`` writes into it."""
+        relative = self.relative_path(item_key)
+        final = self.path(relative)
+        final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial = final.with_suffix(".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write_sealed(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, final)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return relative
+
+    def open(self, relative: str) -> BinaryIO:
+        return self.path(relative).open("rb")
+
+    def delete(self, relative: str) -> None:
+        """Overwrite, then unlink (where the filesystem honours overwrites)."""
+        path = self.path(relative)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        with path.open("r+b") as handle:
+            remaining = size
+            while remaining:
+                step = min(remaining, 1 << 20)
+                handle.write(os.urandom(step))
+                remaining -= step
+            handle.flush()
+            os.fsync(handle.fileno())
+        path.unlink()
