@@ -113,6 +113,7 @@ def settings(
         pepper=_secret(),
         redis_prefix=f"tltest-{uuid.uuid4().hex[:10]}",
         kdf=KdfProfile.for_tests(),
+        tip_rate_limit="1000 per hour",  # tests/intake/test_rate_limit.py sets a low one
     )
 
 

@@ -46,6 +46,8 @@ def test_plain_postgresql_url_gets_the_psycopg_driver() -> None:
         ("TIPLINE_TIME_GRANULARITY_MINUTES", "soon", "whole number"),
         ("TIPLINE_TIME_GRANULARITY_MINUTES", "0", "between 1 and 1440"),
         ("TIPLINE_TWILIO_API_BASE", "localhost:9", "TIPLINE_TWILIO_API_BASE"),
+        ("TIPLINE_TIP_RATE_LIMIT", "lots", "TIPLINE_TIP_RATE_LIMIT"),
+        ("TIPLINE_TRUSTED_PROXIES", "9", "between 0 and 5"),
     ],
 )
 def test_a_wrong_value_fails_at_start_naming_the_variable(

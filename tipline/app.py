@@ -8,10 +8,12 @@ import redis
 from flask import Flask, Request, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tipline.crypto.spool import encrypted_spool
 from tipline.errors import ServiceUnavailable, TiplineError
+from tipline.intake.limits import limiter
 from tipline.runtime import Runtime
 from tipline.settings import Settings, load_settings
 
@@ -68,6 +70,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.extensions["tipline"] = runtime
     csrf.init_app(app)
+    app.config.update(
+        RATELIMIT_STORAGE_URI="redis://",
+        # Our own connection pool: the bundled Redis is a unix socket, production a URL.
+        RATELIMIT_STORAGE_OPTIONS={
+            "connection_pool": runtime.redis.connection_pool,
+            "key_prefix": runtime.key("limits"),
+        },
+    )
+    limiter.init_app(app)
+    if settings.trusted_proxies:
+        # Only so the rate limiter counts per client rather than per proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
 
     from tipline.health import bp as health_bp
     from tipline.intake.web import bp as intake_bp
@@ -122,6 +136,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return _render_error(
             503, "unavailable", "This service is busy or down. Please try again in a few minutes."
         )
+
+    @app.errorhandler(TooManyRequests)
+    def _too_many(_exc):  # type: ignore[no-untyped-def]
+        message = (
+            "Too many tips were sent from this connection. Please wait an hour and send again."
+        )
+        if request.endpoint == "intake.submit_tip":
+            from tipline.intake.web import form_again
+
+            return form_again(429, TiplineError(message), request.form)
+        return _render_error(429, "rate_limited", message)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]

@@ -47,6 +47,8 @@ class Settings:
     max_attachments_bytes: int = 25 * 1024 * 1024  # all files of one tip together
     time_granularity_minutes: int = 60
     staff_session_minutes: int = 30
+    tip_rate_limit: str = "10 per hour"
+    trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For)
     kdf: KdfProfile = field(default_factory=KdfProfile)
 
     @property
@@ -111,6 +113,17 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse
+
+    value = env.get(name) or default
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a rate like '10 per hour', got {value!r}") from exc
     return value
 
 
@@ -180,6 +193,8 @@ def load_settings(
         max_attachments_bytes=_int(env, "TIPLINE_MAX_TIP_ATTACHMENTS_MB", 25, 1, 2000)
         * 1024
         * 1024,
+        tip_rate_limit=_rate(env, "TIPLINE_TIP_RATE_LIMIT", "10 per hour"),
+        trusted_proxies=_int(env, "TIPLINE_TRUSTED_PROXIES", 0, 0, 5),
         kdf=kdf,
     )
 

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from tipline.db import transaction
 from tipline.errors import TiplineError
 from tipline.intake.attachments import MAX_FILES, Upload, clean_uploads
+from tipline.intake.limits import limiter, tip_limit
 from tipline.intake.scrub import ACCEPTED
 from tipline.intake.service import UNKNOWN_ZONE, TipSubmission, accept_tip
 from workers.queues import enqueue_route_tip
@@ -60,7 +61,14 @@ def tip_form():  # type: ignore[no-untyped-def]
     return _form_page()
 
 
+def form_again(status: int, error: TiplineError, form) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """The form again, with the message and everything the tipster typed."""
+    fields = ("category", "zone", "description", "postal_code", "lat", "lon")
+    return _form_page(status, error, {name: form.get(name, "") for name in fields})
+
+
 @bp.post("/tip")
+@limiter.limit(tip_limit)
 def submit_tip():  # type: ignore[no-untyped-def]
     runtime = _runtime()
     submission = TipSubmission(
@@ -102,17 +110,8 @@ def submit_tip():  # type: ignore[no-untyped-def]
         for path in written:  # sealed files of a tip that was not committed
             runtime.store.delete(path)
         if isinstance(failure, TiplineError):
-            # Re-show the form with the message and everything typed (files must be
-            # chosen again: browsers never refill a file input).
-            values = {
-                "category": submission.category,
-                "zone": submission.zone,
-                "description": submission.description,
-                "postal_code": submission.postal_code,
-                "lat": submission.lat,
-                "lon": submission.lon,
-            }
-            return _form_page(failure.status, failure, values)
+            # Files must be chosen again: browsers never refill a file input.
+            return form_again(failure.status, failure, request.form)
         raise
     finally:
         for upload in uploads:
