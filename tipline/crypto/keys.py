@@ -70,6 +70,13 @@ def load_private_key(data: bytes) -> PrivateKey:
     )
 
 
+def private_key_from_seed(seed: bytes) -> PrivateKey:
+    """The keypair determined by 96 secret bytes (ML-KEM seed + X25519 scalar)."""
+    if len(seed) != _MLKEM_SEED + _X25519:
+        raise CryptoError("a key seed is 96 bytes")
+    return load_private_key(_FORMAT + bytes(seed))
+
+
 def load_public_key(data: bytes) -> PublicKey:
     data = bytes(data)
     if len(data) != PUBLIC_KEY_SIZE or data[:1] != _FORMAT:

@@ -1,0 +1,68 @@
+"""The web tipster's passphrase and what it derives.
+
+A tipster gets a reference and a 7-word passphrase from the EFF large wordlist
+(7 × log2(7776) ≈ 90.5 bits). One Argon2id pass over the normalised passphrase, salted
+with the service pepper (never in the database), is expanded with HKDF into two
+independent outputs: a lookup id (stored, to find the tip's grant) and the seed of the
+tipster's keypair (never stored; the tip key is sealed to its public half). A stolen
+database without the pepper gives nothing to test guesses against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tipline.crypto.keys import PrivateKey, private_key_from_seed
+from tipline.crypto.locks import KdfProfile
+
+WORDS = 7
+
+
+@lru_cache(maxsize=1)
+def wordlist() -> tuple[str, ...]:
+    text = resources.files("tipline.data").joinpath("eff_large_wordlist.txt").read_text("utf-8")
+    words = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if len(words) != 7776 or len(set(words)) != 7776:
+        raise RuntimeError("the shipped wordlist is damaged: expected 7776 distinct words")
+    return words
+
+
+def new_passphrase(words: int = WORDS) -> str:
+    pool = wordlist()
+    return " ".join(secrets.choice(pool) for _ in range(words))
+
+
+def normalize(passphrase: str) -> str:
+    """What the tipster meant: case, accents' encoding and spacing do not matter."""
+    return " ".join(unicodedata.normalize("NFC", passphrase).lower().split())
+
+
+@dataclass(frozen=True)
+class TipsterSecrets:
+    lookup_id: str = field(repr=False)
+    key: PrivateKey
+
+
+def derive(passphrase: str, pepper: bytes, profile: KdfProfile) -> TipsterSecrets:
+    salt = hashlib.sha256(b"tipline/tipster/v1" + pepper).digest()
+    stretched = hash_secret_raw(
+        normalize(passphrase).encode("utf-8"),
+        salt,
+        time_cost=profile.time_cost,
+        memory_cost=profile.memory_cost,
+        parallelism=profile.parallelism,
+        hash_len=32,
+        type=Type.ID,
+    )
+    lookup = HKDF(hashes.SHA256(), 32, salt=None, info=b"tipline/tipster/lookup").derive(stretched)
+    seed = HKDF(hashes.SHA256(), 96, salt=None, info=b"tipline/tipster/key").derive(stretched)
+    return TipsterSecrets(lookup.hex(), private_key_from_seed(seed))
