@@ -152,10 +152,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
         return _render_error(exc.code or 500, "http_error", exc.description or "Error")
 
-    @app.teardown_appcontext
-    def _noop(_exc):  # type: ignore[no-untyped-def]
-        return None
-
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import redis
@@ -20,7 +20,6 @@ from tipline.triage.config import TiplineConfig, load_config
 @dataclass
 class Runtime:
     settings: Settings
-    _cache: dict[str, object] = field(default_factory=dict)
 
     @cached_property
     def engine(self) -> Engine:

@@ -44,7 +44,8 @@ class KdfProfile:
         return cls(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 
 
-def _derive(password: str, salt: bytes, profile: KdfProfile) -> bytes:
+def stretch(password: str, salt: bytes, profile: KdfProfile) -> bytes:
+    """Argon2id of a password or passphrase: the one place that calls it."""
     # NFC: the same password typed on two devices may arrive composed or decomposed.
     secret = unicodedata.normalize("NFC", password).encode("utf-8")
     return hash_secret_raw(
@@ -73,7 +74,7 @@ def lock_with_password(secret: bytes, password: str, profile: KdfProfile, label:
         + profile.memory_cost.to_bytes(4, "big")
         + profile.parallelism.to_bytes(1, "big")
     )
-    key = _derive(password, salt, profile)
+    key = stretch(password, salt, profile)
     return header + aead_encrypt(key, secret, _aad(label, header))
 
 
@@ -96,7 +97,7 @@ def unlock_with_password(blob: bytes, password: str, label: str) -> bytes:
     profile = lock_profile(blob)
     salt = blob[len(_MAGIC) : len(_MAGIC) + _SALT]
     try:
-        key = _derive(password, salt, profile)
+        key = stretch(password, salt, profile)
         return aead_decrypt(key, blob[_HEADER:], _aad(label, blob[:_HEADER]))
     except (SealError, HashingError) as exc:
         raise WrongPassword("wrong password") from exc

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from tipline.crypto.keys import PrivateKey, private_key_from_seed
-from tipline.crypto.locks import KdfProfile
+from tipline.crypto.locks import KdfProfile, stretch
 
 WORDS = 7
 
@@ -54,15 +53,7 @@ class TipsterSecrets:
 
 def derive(passphrase: str, pepper: bytes, profile: KdfProfile) -> TipsterSecrets:
     salt = hashlib.sha256(b"tipline/tipster/v1" + pepper).digest()
-    stretched = hash_secret_raw(
-        normalize(passphrase).encode("utf-8"),
-        salt,
-        time_cost=profile.time_cost,
-        memory_cost=profile.memory_cost,
-        parallelism=profile.parallelism,
-        hash_len=32,
-        type=Type.ID,
-    )
+    stretched = stretch(normalize(passphrase), salt, profile)
     lookup = HKDF(hashes.SHA256(), 32, salt=None, info=b"tipline/tipster/lookup").derive(stretched)
     seed = HKDF(hashes.SHA256(), 96, salt=None, info=b"tipline/tipster/key").derive(stretched)
     return TipsterSecrets(lookup.hex(), private_key_from_seed(seed))
