@@ -244,10 +244,10 @@ def test_session_in_redis_opens_nothing_without_the_cookie(app, world, runtime) 
     raw = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
     session_id, session_key = raw[:24], raw[24:]
     assert (
-        aead_decrypt(session_key, stored, session_id)[16:] == staff_key.raw
+        aead_decrypt(session_key, stored, b"staff-session" + session_id)[16:] == staff_key.raw
     )  # the cookie opens it
     with pytest.raises(SealError):
-        aead_decrypt(bytes(32), stored, session_id)  # nothing else does
+        aead_decrypt(bytes(32), stored, b"staff-session" + session_id)  # nothing else does
     forged = base64.urlsafe_b64encode(session_id + bytes(32)).decode().rstrip("=")
     assert load_session(runtime, forged) is None
 
