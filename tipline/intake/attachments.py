@@ -15,8 +15,11 @@ import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from werkzeug.datastructures import FileStorage
+
 from tipline.crypto import hierarchy as h
 from tipline.errors import InvalidInput, TooLarge
+from tipline.i18n import _l
 from tipline.intake.scrub import Scrubbed, scrub
 from tipline.store import AttachmentStore
 
@@ -35,6 +38,30 @@ class CleanFile:
     scrubbed: Scrubbed
 
 
+_RAW_FILENAME = re.compile(r'filename="([^"\r\n]*)"', re.IGNORECASE)
+
+
+def upload_name(storage: FileStorage) -> str:
+    """The browser's name for an uploaded file.
+
+    Werkzeug reads the header's quoted string by the book, so ``\\`` escapes the next
+    character: the Windows path some browsers send (``C:\\Users\\Jean\\x.jpg``) reaches us
+    glued into one name, account name included. The raw header keeps the backslashes,
+    and safe_name then drops every folder."""
+    raw = _RAW_FILENAME.search(storage.headers.get("Content-Disposition", ""))
+    if raw and "\\" in raw.group(1):
+        return raw.group(1)
+    return storage.filename or ""
+
+
+def _typed_extension(filename: str) -> str:
+    """The extension the tipster's file name claims (for messages about a file that was
+    never scrubbed, so has no detected type)."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    extension = base.rsplit(".", 1)[-1] if "." in base else ""
+    return extension if re.fullmatch(r"[A-Za-z0-9]{1,8}", extension) else "file"
+
+
 def safe_name(filename: str, extension: str, index: int) -> str:
     """A display name without paths or control characters, with the detected extension."""
     base = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
@@ -46,21 +73,29 @@ def safe_name(filename: str, extension: str, index: int) -> str:
 def clean_uploads(uploads: list[Upload], max_file: int, max_total: int) -> list[CleanFile]:
     """Read, check sizes and scrub every upload; raises before anything is stored."""
     if len(uploads) > MAX_FILES:
-        raise InvalidInput(f"Please attach at most {MAX_FILES} files.", field="attachments")
+        raise InvalidInput(
+            _l("Please attach at most %(n)s files.", n=MAX_FILES), field="attachments"
+        )
     total = 0
     cleaned = []
     for index, upload in enumerate(uploads, start=1):
         data = upload.stream.read(max_file + 1)
         if len(data) > max_file:
             raise TooLarge(
-                f"“{safe_name(upload.filename, 'file', index)}” is larger than "
-                f"{max_file // (1024 * 1024)} MB.",
+                _l(
+                    "“%(name)s” is larger than %(mb)s MB.",
+                    name=safe_name(upload.filename, _typed_extension(upload.filename), index),
+                    mb=max_file // (1024 * 1024),
+                ),
                 field="attachments",
             )
         total += len(data)
         if total > max_total:
             raise TooLarge(
-                f"The attachments together are larger than {max_total // (1024 * 1024)} MB.",
+                _l(
+                    "The attachments together are larger than %(mb)s MB.",
+                    mb=max_total // (1024 * 1024),
+                ),
                 field="attachments",
             )
         result = scrub(data)

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -283,10 +284,167 @@ def zip_bytes(parts: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, body in parts.items():
-            zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 5, 1, 10, 0, 0)), body)
+            info = zipfile.ZipInfo(name, date_time=(2024, 5, 1, 10, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED  # as Office writes them
+            zf.writestr(info, body)
     return out.getvalue()
 
 
 def unzip(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+P = "http://schemas.openxmlformats.org/presentationml/2006/main"
+A = "http://schemas.openxmlformats.org/drawingml/2006/main"
+P15 = "http://schemas.microsoft.com/office/powerpoint/2012/main"
+P188 = "http://schemas.microsoft.com/office/powerpoint/2018/8/main"
+
+
+def pptx_parts(jpeg_bytes: bytes) -> dict[str, bytes]:
+    """A presentation with legacy comments (commentAuthors.xml), modern comments
+    (authors.xml) and a photo, as PowerPoint 365 writes them."""
+    xml = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    ct = "application/vnd.openxmlformats-officedocument.presentationml"
+    docx = docx_parts(b"")
+    return {
+        "[Content_Types].xml": (
+            xml + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Default Extension="jpeg" ContentType="image/jpeg"/>'
+            f'<Override PartName="/ppt/presentation.xml" ContentType="{ct}.presentation.main+xml"/>'
+            f'<Override PartName="/ppt/slides/slide1.xml" ContentType="{ct}.slide+xml"/>'
+            f'<Override PartName="/ppt/commentAuthors.xml" ContentType="{ct}.commentAuthors+xml"/>'
+            f'<Override PartName="/ppt/comments/comment1.xml" ContentType="{ct}.comments+xml"/>'
+            '<Override PartName="/ppt/authors.xml" ContentType="application/vnd.ms-powerpoint.authors+xml"/>'
+            '<Override PartName="/ppt/comments/modernComment_100_1.xml"'
+            ' ContentType="application/vnd.ms-powerpoint.comments+xml"/>'
+            '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+            '<Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+            "</Types>"
+        ).encode(),
+        "_rels/.rels": docx["_rels/.rels"].replace(b"word/document.xml", b"ppt/presentation.xml"),
+        "docProps/core.xml": docx["docProps/core.xml"],
+        "docProps/app.xml": docx["docProps/app.xml"],
+        "ppt/presentation.xml": (
+            xml + f'<p:presentation xmlns:p="{P}" xmlns:r="{R}">'
+            '<p:sldIdLst><p:sldId id="256" r:id="rId2"/></p:sldIdLst>'
+            '<p:sldSz cx="9144000" cy="6858000"/><p:notesSz cx="6858000" cy="9144000"/>'
+            "</p:presentation>"
+        ).encode(),
+        "ppt/_rels/presentation.xml.rels": (
+            xml + f'<Relationships xmlns="{PKG_REL}">'
+            f'<Relationship Id="rId2" Type="{OFFICE_REL}/slide" Target="slides/slide1.xml"/>'
+            f'<Relationship Id="rId3" Type="{OFFICE_REL}/commentAuthors" Target="commentAuthors.xml"/>'
+            '<Relationship Id="rId4" Type="http://schemas.microsoft.com/office/2018/10/relationships/authors"'
+            ' Target="authors.xml"/>'
+            "</Relationships>"
+        ).encode(),
+        "ppt/commentAuthors.xml": (
+            xml + f'<p:cmAuthorLst xmlns:p="{P}">'
+            '<p:cmAuthor id="1" name="Canary Reviewer" initials="CR" lastIdx="1" clrIdx="0">'
+            '<p:extLst><p:ext uri="{19B8F6BF-5375-455C-9EA6-DF929625EA0E}">'
+            f'<p15:presenceInfo xmlns:p15="{P15}" userId="canary@example.test" providerId="AD"/>'
+            "</p:ext></p:extLst></p:cmAuthor></p:cmAuthorLst>"
+        ).encode(),
+        "ppt/authors.xml": (
+            xml + f'<p188:authorLst xmlns:p="{P}" xmlns:p188="{P188}">'
+            '<p188:author id="{0B5D1C0E-3C4A-4E0C-9C22-6D3F2A1B7E01}" name="Canary Author"'
+            ' initials="CA" userId="canary@example.test" providerId="AD"/></p188:authorLst>'
+        ).encode(),
+        "ppt/slides/slide1.xml": (
+            xml + f'<p:sld xmlns:p="{P}" xmlns:a="{A}" xmlns:r="{R}"><p:cSld><p:spTree>'
+            "<p:sp><p:txBody><a:bodyPr/><a:p><a:r><a:t>Licence plate seen twice.</a:t></a:r>"
+            "</a:p></p:txBody></p:sp>"
+            '<p:pic><p:blipFill><a:blip r:embed="rId2"/></p:blipFill></p:pic>'
+            "</p:spTree></p:cSld></p:sld>"
+        ).encode(),
+        "ppt/slides/_rels/slide1.xml.rels": (
+            xml + f'<Relationships xmlns="{PKG_REL}">'
+            f'<Relationship Id="rId1" Type="{OFFICE_REL}/comments" Target="../comments/comment1.xml"/>'
+            f'<Relationship Id="rId2" Type="{OFFICE_REL}/image" Target="../media/image1.jpeg"/>'
+            '<Relationship Id="rId3" Type="http://schemas.microsoft.com/office/2018/10/relationships/comments"'
+            ' Target="../comments/modernComment_100_1.xml"/>'
+            "</Relationships>"
+        ).encode(),
+        "ppt/comments/comment1.xml": (
+            xml + f'<p:cmLst xmlns:p="{P}"><p:cm authorId="1" dt="2024-05-02T11:00:00.000"'
+            ' idx="1"><p:pos x="10" y="10"/><p:text>Check the plate.</p:text></p:cm></p:cmLst>'
+        ).encode(),
+        "ppt/comments/modernComment_100_1.xml": (
+            xml + f'<p188:cmLst xmlns:a="{A}" xmlns:p188="{P188}">'
+            '<p188:cm id="{6A1E0E6B-6C7A-4B4F-8E0A-3C2B1D0F9A11}"'
+            ' authorId="{0B5D1C0E-3C4A-4E0C-9C22-6D3F2A1B7E01}" created="2024-05-02T11:05:00.000">'
+            "<p188:txBody><a:bodyPr/><a:p><a:r><a:t>Same van as last week.</a:t></a:r></a:p>"
+            "</p188:txBody></p188:cm></p188:cmLst>"
+        ).encode(),
+        "ppt/media/image1.jpeg": jpeg_bytes,
+    }
+
+
+def _mluc(text: str) -> bytes:
+    encoded = text.encode("utf-16-be")
+    return (
+        b"mluc" + bytes(4) + (1).to_bytes(4, "big") + (12).to_bytes(4, "big") + b"enUS"
+        + len(encoded).to_bytes(4, "big") + (28).to_bytes(4, "big") + encoded
+    )  # fmt: skip
+
+
+def canary_icc_profile() -> bytes:
+    """An sRGB profile as a phone might embed it: the colours of lcms's sRGB, but the
+    description, device maker and model (header and dmnd/dmdd tags), copyright and a
+    vendor's private make-and-model tag all name the device."""
+    from PIL import ImageCms
+
+    base = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    count = int.from_bytes(base[128:132], "big")
+    tags = {}
+    for i in range(count):
+        entry = base[132 + 12 * i : 144 + 12 * i]
+        offset, size = int.from_bytes(entry[4:8], "big"), int.from_bytes(entry[8:12], "big")
+        tags[entry[:4]] = base[offset : offset + size]
+    tags[b"desc"] = _mluc("CanaryModel camera profile")
+    tags[b"cprt"] = _mluc("Copyright Canary Company")
+    tags[b"dmnd"] = _mluc("CanaryMake")
+    tags[b"dmdd"] = _mluc("CanaryModel")
+    tags[b"mmod"] = b"mmod" + bytes(4) + b"CanaryModel".ljust(32, b"\x00")
+    header = bytearray(base[:128])
+    header[48:52], header[52:56], header[80:84] = b"CNRY", b"CMDL", b"CNRY"
+    table, body = bytearray(len(tags).to_bytes(4, "big")), bytearray()
+    start = 128 + 4 + 12 * len(tags)
+    for signature, element in tags.items():
+        table += (
+            signature + (start + len(body)).to_bytes(4, "big") + len(element).to_bytes(4, "big")
+        )
+        body += element + bytes(-len(element) % 4)
+    header[0:4] = (start + len(body)).to_bytes(4, "big")
+    return bytes(header + table + body)
+
+
+def object_stream_bomb(inflated: int) -> bytes:
+    """A small PDF whose one object stream inflates to ``inflated`` bytes when read."""
+    header, content = b"3 0 ", b"<< /A 1 >>" + b" " * inflated
+    packer = zlib.compressobj(9)
+    data = packer.compress(header + content) + packer.flush()
+    out = bytearray(b"%PDF-1.5\n")
+    offsets = {1: len(out)}
+    out += b"1 0 obj << /Type /Catalog /Pages 2 0 R /X 3 0 R >> endobj\n"
+    offsets[2] = len(out)
+    out += b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+    offsets[4] = len(out)
+    out += b"4 0 obj << /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>" % (
+        len(header),
+        len(data),
+    )
+    out += b" stream\n" + data + b"\nendstream endobj\n"
+    offsets[5] = len(out)
+    rows = b"\x00" + bytes(4) + b"\xff\xff"  # object 0: free
+    for number in range(1, 6):
+        if number == 3:  # in object stream 4, index 0
+            rows += b"\x02" + (4).to_bytes(4, "big") + (0).to_bytes(2, "big")
+        else:
+            rows += b"\x01" + offsets[number].to_bytes(4, "big") + b"\x00\x00"
+    out += b"5 0 obj << /Type /XRef /Size 6 /W [1 4 2] /Root 1 0 R /Length %d >>" % len(rows)
+    out += b" stream\n" + rows + b"\nendstream endobj\nstartxref\n%d\n%%%%EOF\n" % offsets[5]
+    return bytes(out)

@@ -7,18 +7,23 @@ import zipfile
 
 import pikepdf
 import pytest
+from lxml import etree
 
 from tests.intake.scrub.samples import (
     CANARIES,
+    P15,
+    P188,
+    P,
     assert_clean,
     docx_parts,
     exif_report,
+    pptx_parts,
     tagged_jpeg,
     tagged_pdf,
     unzip,
     zip_bytes,
 )
-from tipline.intake.scrub import scrub
+from tipline.intake.scrub import ScrubError, scrub
 
 pytestmark = pytest.mark.embedded
 
@@ -127,7 +132,85 @@ def test_xlsx_loses_creator_and_comment_authors(tmp_path) -> None:  # type: igno
     assert not [c for c in CANARIES if c.encode() in b"".join(parts.values())]
 
 
+def test_pptx_loses_comment_authors_legacy_and_modern(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    original = zip_bytes(pptx_parts(tagged_jpeg(tmp_path).read_bytes()))
+    source = tmp_path / "deck.pptx"
+    source.write_bytes(original)
+    before = unzip(original)
+    # The test has teeth: the authors are there, where exiftool does not look.
+    assert b'name="Canary Reviewer"' in before["ppt/commentAuthors.xml"]
+    assert b"canary@example.test" in before["ppt/authors.xml"]
+    assert "Canary Author" in str(exif_report(source))  # docProps, which exiftool reads
+
+    result = scrub(original)
+    out = tmp_path / "out.pptx"
+    out.write_bytes(result.data)
+    assert (result.media_type, result.extension) == (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "pptx",
+    )
+    assert_clean(out)
+
+    parts = unzip(result.data)
+    everything = b"".join(parts.values())
+    assert not [c for c in CANARIES if c.encode() in everything]
+    assert b"2024-05-0" not in everything  # comment dates
+    authors = etree.fromstring(parts["ppt/commentAuthors.xml"])
+    (legacy,) = authors.iter(f"{{{P}}}cmAuthor")
+    assert (legacy.get("name"), legacy.get("initials")) == ("Anonymous", "A")
+    assert legacy.get("id") == "1"  # comments still point at their author
+    (presence,) = authors.iter(f"{{{P15}}}presenceInfo")
+    assert presence.get("userId") == "" and presence.get("providerId") == "None"
+    (modern,) = etree.fromstring(parts["ppt/authors.xml"]).iter(f"{{{P188}}}author")
+    assert (modern.get("name"), modern.get("initials"), modern.get("userId")) == (
+        "Anonymous",
+        "A",
+        "",
+    )
+    (comment,) = etree.fromstring(parts["ppt/comments/comment1.xml"]).iter(f"{{{P}}}cm")
+    assert comment.get("authorId") == "1" and comment.get("dt") == "1980-01-01T00:00:00Z"
+    assert b"Check the plate." in parts["ppt/comments/comment1.xml"]
+    assert b"Same van as last week." in parts["ppt/comments/modernComment_100_1.xml"]
+    assert b"Licence plate seen twice." in parts["ppt/slides/slide1.xml"]
+    assert b"Exif" not in parts["ppt/media/image1.jpeg"]
+    assert scrub(result.data).data == result.data
+
+
 def test_plain_text_is_kept_as_written() -> None:
     text = "Le camion passe le mardi soir, rue Sainte-Catherine. ✓\n".encode()
     result = scrub(text)
     assert (result.media_type, result.extension, result.data) == ("text/plain", "txt", text)
+
+
+def test_a_pdf_placed_as_a_picture_in_a_document_is_cleaned_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    placed = tagged_pdf(tmp_path, tagged_jpeg(tmp_path).read_bytes()).read_bytes()
+    assert b"Canary Author" in placed  # the test has teeth
+    parts = docx_parts(b"")
+    parts["word/media/image2.pdf"] = placed  # as Word for Mac stores a dragged-in PDF
+    result = scrub(zip_bytes(parts))
+    cleaned = unzip(result.data)["word/media/image2.pdf"]
+    out = tmp_path / "placed.pdf"
+    out.write_bytes(cleaned)
+    assert_clean(out)
+    with pikepdf.open(out) as pdf:
+        assert "/Info" not in pdf.trailer and len(pdf.attachments) == 0
+
+
+def test_a_tiff_picture_in_a_document_is_refused_with_a_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from tests.intake.scrub.samples import PHOTO_TAGS, picture, tag
+
+    tiff = tmp_path / "scan.tif"
+    picture().save(tiff, "TIFF")
+    tag(tiff, *PHOTO_TAGS)
+    assert "GPS" in str(exif_report(tiff))  # a TIFF carries EXIF and GPS as a photo does
+    assert Image.open(tiff).format == "TIFF"
+    parts = docx_parts(b"")
+    parts["word/media/image3.tiff"] = tiff.read_bytes()
+    with pytest.raises(ScrubError) as refused:
+        scrub(zip_bytes(parts))
+    assert str(refused.value) == (
+        "The document contains a picture in a format we cannot clean (TIFF). Please insert "
+        "it as JPEG or PNG, or save the document as PDF, and send it again."
+    )

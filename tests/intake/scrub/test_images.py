@@ -122,3 +122,21 @@ def test_samples_really_carry_the_canaries(tmp_path) -> None:  # type: ignore[no
         dump = str(exif_report(path))
         assert "CANARYSN4242" in dump and "GPS" in dump, path.name
         assert any(c in dump for c in CANARIES if c != "CANARYSN4242")
+
+
+def test_heic_taken_sideways_comes_out_upright(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pillow_heif
+
+    from tests.intake.scrub.samples import picture
+
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the phone was turned: pillow_heif stores it as the container's rotation
+    source = io.BytesIO()
+    picture().save(source, "HEIF", quality=90, exif=exif.tobytes())
+    result = scrub(source.getvalue())
+    image = _decoded(result.data)
+    assert image.size == (SIZE[1], SIZE[0])
+    assert not image.getexif()
+    # Rotated 90° clockwise: the red top-left block is now at the top right.
+    assert image.getpixel((SIZE[1] - 3, 3))[0] > 150 and image.getpixel((3, 3))[1] > 200

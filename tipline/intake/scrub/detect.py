@@ -97,8 +97,14 @@ def _zip_type(data: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, IndexError):
         return ZIP
+    return package_type(names)
+
+
+def package_type(names: list[str]) -> str:
+    """The Office type of a zip package from its part names (ZIP if it is none of them)."""
+    names = [n for n in names if not n.endswith("/")]  # folder entries are not parts
     if "[Content_Types].xml" not in names:
         return ZIP
     macro = any(n.lower().endswith("vbaproject.bin") for n in names)

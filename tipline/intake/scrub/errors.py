@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tipline.errors import TiplineError
+from tipline.i18n import _l
+
+
+class _TypeNames:
+    """The accepted types as one list, joined when shown (each name is translated then)."""
+
+    def __init__(self, names: Sequence[object]) -> None:
+        self.names = names
+
+    def __str__(self) -> str:
+        return ", ".join(str(name) for name in self.names)
 
 
 class UnsupportedType(TiplineError):
@@ -11,10 +24,13 @@ class UnsupportedType(TiplineError):
     status = 415
     code = "unsupported_type"
 
-    def __init__(self, accepted: tuple[str, ...], *, detail: str | None = None) -> None:
+    def __init__(self, accepted: tuple[object, ...], *, detail: object | None = None) -> None:
         self.accepted = accepted
-        lead = detail or "This type of file is not accepted."
-        super().__init__(f"{lead} Accepted types: {', '.join(accepted)}.", field="attachments")
+        lead = detail or _l("This type of file is not accepted.")
+        message = _l(
+            "%(problem)s Accepted types: %(types)s.", problem=lead, types=_TypeNames(accepted)
+        )
+        super().__init__(message, field="attachments")  # type: ignore[arg-type]
 
 
 class ScrubError(TiplineError):
@@ -23,5 +39,5 @@ class ScrubError(TiplineError):
     status = 422
     code = "scrub_failed"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="attachments")
+    def __init__(self, message: object) -> None:
+        super().__init__(message, field="attachments")  # type: ignore[arg-type]

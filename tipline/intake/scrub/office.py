@@ -16,20 +16,31 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import zipfile
+import zlib
+from dataclasses import dataclass
 
 from lxml import etree
 
-from . import jpeg, png, webp
-from .detect import OOXML, detect
+from tipline.i18n import _l
+
+from . import jpeg, pdf, png, webp
+from .detect import OOXML, ZIP, detect, package_type
 from .errors import ScrubError, UnsupportedType
-from .limits import MAX_ZIP_ENTRIES, MAX_ZIP_UNCOMPRESSED
+from .limits import (
+    MAX_ZIP_DEPTH,
+    MAX_ZIP_ENTRIES,
+    MAX_ZIP_RATIO,
+    MAX_ZIP_UNCOMPRESSED,
+    ZIP_RATIO_GRACE,
+)
 from .result import Scrubbed
 
 NAMES = {
-    "word/": "Word document (.docx)",
-    "xl/": "Excel workbook (.xlsx)",
-    "ppt/": "PowerPoint presentation (.pptx)",
+    "word/": _l("Word document (.docx)"),
+    "xl/": _l("Excel workbook (.xlsx)"),
+    "ppt/": _l("PowerPoint presentation (.pptx)"),
 }
 MEDIA_TYPES = {plain: folder for folder, (plain, _) in OOXML.items()}
 _EXTENSIONS = {"word/": "docx", "xl/": "xlsx", "ppt/": "pptx"}
@@ -71,40 +82,107 @@ _PERSON_ATTRIBUTES = {
 }
 _PERSON_ELEMENTS = {"cmAuthor", "author", "person"}  # whose "name" attribute is a person
 _DATED_ELEMENTS = {"comment", "cm", "reply", "threadedComment", "ins", "del", "moveFrom", "moveTo"}
+# An OPC part name: relative, "/"-separated segments of printable characters, no "." or ".."
+# segment, no backslash (Windows tools would read it as a folder separator).
+_SEGMENT = r"(?!\.\.?(?:/|$))[^/\\\x00-\x1f\x7f]+"
+_PART_NAME = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*/?")
+# Pictures that carry EXIF and GPS like photos do, in formats we do not rewrite.
+_UNCLEANABLE_PICTURES = {"image/tiff": "TIFF", "image/heic": "HEIC", "image/heif": "HEIF"}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 def scrub(data: bytes) -> Scrubbed:
-    parts, media_type = _read(data)
+    return _scrub(data, _Budget(), depth=0)
+
+
+@dataclass
+class _Budget:
+    """What one upload may still decompress, shared by the documents embedded in it: each
+    nested package would otherwise get the whole allowance again (a zip of zips bomb)."""
+
+    remaining: int = MAX_ZIP_UNCOMPRESSED
+
+
+def _scrub(data: bytes, budget: _Budget, depth: int) -> Scrubbed:
+    parts, media_type = _read(data, budget)
     folder = MEDIA_TYPES[media_type]
-    return Scrubbed(media_type, _EXTENSIONS[folder], _write(_clean(parts)))
+    return Scrubbed(media_type, _EXTENSIONS[folder], _write(_clean(parts, budget, depth)))
 
 
-def _read(data: bytes) -> tuple[dict[str, bytes], str]:
+def _read(data: bytes, budget: _Budget) -> tuple[dict[str, bytes], str]:
+    declared = _declared_entries(data)
+    if declared is not None and declared > MAX_ZIP_ENTRIES:
+        raise _too_many_parts()  # before parsing a central directory of that size
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            if len(infos) > MAX_ZIP_ENTRIES:
-                raise ScrubError(f"The document has too many parts (over {MAX_ZIP_ENTRIES}).")
-            if sum(i.file_size for i in infos) > MAX_ZIP_UNCOMPRESSED:
-                raise ScrubError("The document is too large once uncompressed.")
+            infos = zf.infolist()
             names = [i.filename for i in infos]
+            if len(infos) > MAX_ZIP_ENTRIES:
+                raise _too_many_parts()
             if len(set(names)) != len(names):
-                raise ScrubError("The document is damaged: it has duplicate parts.")
-            if any(n.lower().endswith("vbaproject.bin") for n in names):
-                raise UnsupportedType(_accepted(), detail="Documents with macros are not accepted.")
+                raise ScrubError(_l("The document is damaged: it has duplicate parts."))
+            if not all(_PART_NAME.fullmatch(name) for name in names):
+                # Also what would let a part land outside the folder it is extracted to.
+                raise ScrubError(_l("The document is damaged: a part has an invalid name."))
+            media_type = package_type(names)
+            if media_type != ZIP and any(n.lower().endswith("vbaproject.bin") for n in names):
+                raise UnsupportedType(
+                    _accepted(), detail=_l("Documents with macros are not accepted.")
+                )
+            if media_type not in MEDIA_TYPES:
+                raise UnsupportedType(_accepted())
+            infos = [i for i in infos if not i.filename.endswith("/")]
+            _check_sizes(infos, budget)
             parts = {}
             for info in infos:
                 with zf.open(info) as entry:
                     # zipfile stops at the declared size, so the sizes checked above bound the work.
                     parts[info.filename] = entry.read(info.file_size + 1)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError,
-            EOFError, OSError, ValueError) as exc:  # fmt: skip
-        raise ScrubError("The document is damaged or encrypted and cannot be read.") from exc
-    media_type = detect(data)
-    if media_type not in MEDIA_TYPES:
-        raise UnsupportedType(_accepted())
+            EOFError, OSError, ValueError, IndexError, zlib.error) as exc:  # fmt: skip
+        raise ScrubError(
+            _l("The document is damaged or encrypted and cannot be read. Please send it again.")
+        ) from exc
     return parts, media_type
+
+
+def _too_many_parts() -> ScrubError:
+    return ScrubError(
+        _l("The document has too many parts (over %(limit)s).", limit=MAX_ZIP_ENTRIES)
+    )
+
+
+def _declared_entries(data: bytes) -> int | None:
+    """The entry count in the end-of-central-directory record, read without parsing."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 22 > len(data):
+        return None
+    count = int.from_bytes(data[end + 10 : end + 12], "little")
+    return None if count == 0xFFFF else count  # 0xFFFF: Zip64, counted by zipfile
+
+
+def _check_sizes(infos: list[zipfile.ZipInfo], budget: _Budget) -> None:
+    """Zip bombs: the total once uncompressed, and how much any part expands."""
+    total = sum(i.file_size for i in infos)
+    if total > budget.remaining:
+        raise ScrubError(
+            _l(
+                "The document is too large once uncompressed (over %(limit)s MB).",
+                limit=MAX_ZIP_UNCOMPRESSED // (1024 * 1024),
+            )
+        )
+    for info in infos:
+        if info.file_size > ZIP_RATIO_GRACE and info.file_size > MAX_ZIP_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise ScrubError(
+                _l(
+                    "The document cannot be cleaned safely: a part of it is compressed "
+                    "more than %(ratio)s times. Please save it again and send the new file.",
+                    ratio=MAX_ZIP_RATIO,
+                )
+            )
+    budget.remaining -= total
 
 
 def _accepted() -> tuple[str, ...]:
@@ -113,7 +191,7 @@ def _accepted() -> tuple[str, ...]:
     return ACCEPTED
 
 
-def _clean(parts: dict[str, bytes]) -> dict[str, bytes]:
+def _clean(parts: dict[str, bytes], budget: _Budget, depth: int) -> dict[str, bytes]:
     removed = {
         name
         for name in parts
@@ -132,7 +210,7 @@ def _clean(parts: dict[str, bytes]) -> dict[str, bytes]:
         elif name.endswith((".xml", ".vml")):
             cleaned[name] = _serialize(_clean_part(_parse(body)))
         else:
-            cleaned[name] = _clean_embedded(body)
+            cleaned[name] = _clean_embedded(body, budget, depth)
     return cleaned
 
 
@@ -140,9 +218,9 @@ def _parse(body: bytes) -> etree._Element:
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise ScrubError("The document is damaged: a part is not valid XML.") from exc
+        raise ScrubError(_l("The document is damaged: a part is not valid XML.")) from exc
     if root.getroottree().docinfo.doctype:
-        raise ScrubError("The document is damaged: a part declares a DTD.")
+        raise ScrubError(_l("The document is damaged: a part declares a DTD."))
     return root
 
 
@@ -226,7 +304,7 @@ def _clean_content_types(body: bytes, removed: set[str]) -> bytes:
     return _serialize(root)
 
 
-def _clean_embedded(body: bytes) -> bytes:
+def _clean_embedded(body: bytes, budget: _Budget, depth: int) -> bytes:
     kind = detect(body[:64]) if not body.startswith(b"PK") else detect(body)
     if kind == jpeg.MEDIA_TYPE:
         return jpeg.strip(body)  # not rotated: the document's layout already sized it
@@ -234,10 +312,29 @@ def _clean_embedded(body: bytes) -> bytes:
         return png.strip(body)
     if kind == webp.MEDIA_TYPE:
         return webp.scrub(body).data
+    if kind == pdf.MEDIA_TYPE:  # Word and PowerPoint for Mac place PDFs as pictures
+        return pdf.scrub(body).data
+    if kind in _UNCLEANABLE_PICTURES:
+        raise ScrubError(
+            _l(
+                "The document contains a picture in a format we cannot clean (%(kind)s). "
+                "Please insert it as JPEG or PNG, or save the document as PDF, and send it again.",
+                kind=_UNCLEANABLE_PICTURES[kind],
+            )
+        )
     if kind in MEDIA_TYPES:
-        return scrub(body).data
+        if depth + 1 > MAX_ZIP_DEPTH:
+            raise ScrubError(
+                _l("The document embeds documents in documents too deeply to clean safely.")
+            )
+        return _scrub(body, budget, depth + 1).data
     if kind == "application/x-ole-storage" or (kind or "").startswith("application/vnd.ms-"):
-        raise ScrubError("The document contains an embedded object that cannot be cleaned.")
+        raise ScrubError(
+            _l(
+                "The document contains an embedded object that cannot be cleaned. "
+                "Please remove it, or save the document as PDF, and send it again."
+            )
+        )
     return body  # fonts, vector drawings, GIFs: no personal metadata we know how to find
 
 

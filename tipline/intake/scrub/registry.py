@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tipline.i18n import _l
+
 from . import heif, jpeg, office, pdf, png, text, webp
 from .detect import detect
 from .errors import ScrubError, UnsupportedType
@@ -35,13 +37,18 @@ ACCEPTED: tuple[str, ...] = (
 def scrub(data: bytes) -> Scrubbed:
     """Clean an uploaded file, chosen by its content. Nothing unscrubbed ever leaves here."""
     if not data:
-        raise ScrubError("The file is empty.")
-    scrubber = SCRUBBERS.get(detect(data) or "")
+        raise ScrubError(_l("The file is empty."))
+    media_type = detect(data)
+    scrubber = SCRUBBERS.get(media_type or "")
     if scrubber is None:
+        if media_type is None and text.in_another_encoding(data):
+            raise UnsupportedType(ACCEPTED, detail=text.NOT_UTF8)
         raise UnsupportedType(ACCEPTED)
     try:
         return scrubber(data)
     except (ScrubError, UnsupportedType):
         raise
     except Exception as exc:  # a parser bug must refuse the file, never store it or answer 500
-        raise ScrubError("The file could not be cleaned safely.") from exc
+        raise ScrubError(
+            _l("The file could not be cleaned safely. Please check it opens and send it again.")
+        ) from exc
