@@ -114,6 +114,8 @@ def settings(
         redis_prefix=f"tltest-{uuid.uuid4().hex[:10]}",
         kdf=KdfProfile.for_tests(),
         tip_rate_limit="1000 per hour",  # tests/intake/test_rate_limit.py sets a low one
+        followup_rate_limit="1000 per hour",
+        pow_bits=10,  # the browser tests solve it quickly
     )
 
 
@@ -167,8 +169,13 @@ def world(settings: Settings, recovery_key: PrivateKey) -> Iterator[dict[str, St
             spec.slug: ensure_unit(session, spec.slug, spec.name, runtime.recovery_public)
             for spec in runtime.config.units.values()
         }
-        for name, slugs in (("north", (NORTH,)), ("montreal", (MONTREAL,)), ("all", tuple(units))):
-            created = add_staff(session, f"{name}@example.test", "investigator", settings.kdf)
+        for name, role, slugs in (
+            ("north", "investigator", (NORTH,)),
+            ("montreal", "investigator", (MONTREAL,)),
+            ("all", "investigator", tuple(units)),
+            ("chief", "supervisor", tuple(units)),  # decides rewards
+        ):
+            created = add_staff(session, f"{name}@example.test", role, settings.kdf)
             for slug in slugs:
                 grant_unit(
                     session,

@@ -48,6 +48,9 @@ def test_plain_postgresql_url_gets_the_psycopg_driver() -> None:
         ("TIPLINE_TWILIO_API_BASE", "localhost:9", "TIPLINE_TWILIO_API_BASE"),
         ("TIPLINE_TIP_RATE_LIMIT", "lots", "TIPLINE_TIP_RATE_LIMIT"),
         ("TIPLINE_TRUSTED_PROXIES", "9", "between 0 and 5"),
+        ("TIPLINE_POW_BITS", "25", "between 0 and 24"),
+        ("TIPLINE_FOLLOWUP_SESSION_MINUTES", "0", "between 2 and 120"),
+        ("TIPLINE_FOLLOWUP_RATE_LIMIT", "often", "TIPLINE_FOLLOWUP_RATE_LIMIT"),
     ],
 )
 def test_a_wrong_value_fails_at_start_naming_the_variable(

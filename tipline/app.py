@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tipline.crypto.spool import encrypted_spool
 from tipline.errors import ServiceUnavailable, TiplineError
+from tipline.i18n import _l, init_i18n
 from tipline.intake.limits import limiter
 from tipline.runtime import Runtime
 from tipline.settings import Settings, load_settings
@@ -20,9 +21,11 @@ from tipline.settings import Settings, load_settings
 csrf = CSRFProtect()
 
 SECURITY_HEADERS = {
-    # No third-party anything; inline scripts and styles are not allowed either.
+    # No third-party anything; inline scripts and styles are not allowed either. The one
+    # script is our own optional proof of work (static/pow.js); every page works without it.
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "Referrer-Policy": "no-referrer",
@@ -31,6 +34,16 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+
+# What a person sees for HTTP errors we do not map to a TiplineError (the API keeps
+# Werkzeug's descriptions); 400 and 500 stand in for the other 4xx and 5xx.
+HTTP_MESSAGES = {
+    400: _l("Something in this request is not right. Please go back to the form and try again."),
+    404: _l("This page does not exist. Check the address, or go back to the form."),
+    405: _l("This address cannot be used that way. Please go back to the form."),
+    500: _l("Something went wrong on our side. Nothing was saved: please try again later."),
 }
 
 
@@ -69,6 +82,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         WTF_CSRF_SSL_STRICT=False,  # strict Referer checks fail under Referrer-Policy: no-referrer
     )
     app.extensions["tipline"] = runtime
+    init_i18n(app)
     csrf.init_app(app)
     app.config.update(
         RATELIMIT_STORAGE_URI="redis://",
@@ -83,11 +97,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # Only so the rate limiter counts per client rather than per proxy.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
 
+    from tipline.followup.web import bp as followup_bp
     from tipline.health import bp as health_bp
     from tipline.intake.web import bp as intake_bp
     from tipline.staff.views import bp as staff_bp
 
     app.register_blueprint(intake_bp)
+    app.register_blueprint(followup_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(health_bp)
 
@@ -101,7 +117,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def _wants_json() -> bool:
         return request.path.startswith(("/api/", "/healthz"))
 
-    def _render_error(status: int, code: str, message: str, field: str | None = None):  # type: ignore[no-untyped-def]
+    def _render_error(status: int, code: str, message: object, field: str | None = None):  # type: ignore[no-untyped-def]
+        # Messages may be lazy (_l): str() translates them now, in this request's language.
+        message = str(message)
         if _wants_json():
             return jsonify({"error": {"code": code, "message": message}}), status
         return render_template("error.html", status=status, message=message, field=field), status
@@ -112,21 +130,29 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc):  # type: ignore[no-untyped-def]
-        return _render_error(413, "too_large", "What you sent is too large. Please shorten it.")
+        return _render_error(
+            413,
+            "too_large",
+            _l(
+                "What you sent is too large. Please shorten the text or send fewer or smaller files."
+            ),
+        )
 
     @app.errorhandler(CSRFError)
     def _csrf(_exc):  # type: ignore[no-untyped-def]
         return _render_error(
             400,
             "form_expired",
-            "This form expired. Please go back, reload the page and send again.",
+            _l("This form expired. Please go back, reload the page and send again."),
         )
 
     @app.errorhandler(OperationalError)
     def _database_down(_exc):  # type: ignore[no-untyped-def]
         app.logger.error("database unavailable")
         error = ServiceUnavailable(
-            "We cannot take this right now. Nothing was saved: please try again in a few minutes."
+            _l(
+                "We cannot take this right now. Nothing was saved: please try again in a few minutes."
+            )
         )
         return _render_error(error.status, error.code, error.message)
 
@@ -134,12 +160,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def _redis_down(_exc):  # type: ignore[no-untyped-def]
         app.logger.error("redis unavailable")
         return _render_error(
-            503, "unavailable", "This service is busy or down. Please try again in a few minutes."
+            503,
+            "unavailable",
+            _l("This service is busy or down. Please try again in a few minutes."),
         )
 
     @app.errorhandler(TooManyRequests)
     def _too_many(_exc):  # type: ignore[no-untyped-def]
-        message = (
+        message = _l(
             "Too many tips were sent from this connection. Please wait an hour and send again."
         )
         if request.endpoint == "intake.submit_tip":
@@ -150,7 +178,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
-        return _render_error(exc.code or 500, "http_error", exc.description or "Error")
+        status = exc.code or 500
+        if _wants_json():
+            return _render_error(status, "http_error", exc.description or "Error")
+        # Werkzeug's descriptions are English and technical: people get plain words.
+        message = HTTP_MESSAGES.get(status) or HTTP_MESSAGES[500 if status >= 500 else 400]
+        return _render_error(status, "http_error", message)
 
     return app
 

@@ -26,6 +26,7 @@ DEMO_ACCOUNTS = (
     # (email, role, units: "*" = every unit)
     ("investigator@demo.tipline", "investigator", "*"),
     ("north@demo.tipline", "investigator", ("on-north-general",)),
+    ("supervisor@demo.tipline", "supervisor", "*"),  # decides rewards
 )
 
 

@@ -48,6 +48,9 @@ class Settings:
     time_granularity_minutes: int = 60
     staff_session_minutes: int = 30
     tip_rate_limit: str = "10 per hour"
+    followup_session_minutes: int = 15  # a tipster's follow-up session, idle
+    followup_rate_limit: str = "30 per hour"  # follow-up sign-ins and replies per connection
+    pow_bits: int = 16  # optional proof of work in the tip form; 0 turns it off
     trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For)
     kdf: KdfProfile = field(default_factory=KdfProfile)
 
@@ -194,6 +197,9 @@ def load_settings(
         * 1024
         * 1024,
         tip_rate_limit=_rate(env, "TIPLINE_TIP_RATE_LIMIT", "10 per hour"),
+        followup_session_minutes=_int(env, "TIPLINE_FOLLOWUP_SESSION_MINUTES", 15, 2, 120),
+        followup_rate_limit=_rate(env, "TIPLINE_FOLLOWUP_RATE_LIMIT", "30 per hour"),
+        pow_bits=_int(env, "TIPLINE_POW_BITS", 16, 0, 24),
         trusted_proxies=_int(env, "TIPLINE_TRUSTED_PROXIES", 0, 0, 5),
         kdf=kdf,
     )

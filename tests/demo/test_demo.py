@@ -116,7 +116,11 @@ def test_demo_creates_its_world_with_private_files(demo) -> None:  # type: ignor
         assert mode == 0o600, f"{name} is {oct(mode)}"
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     accounts = json.loads((data_dir / "demo-credentials.json").read_text())
-    assert {a["email"] for a in accounts} == {"investigator@demo.tipline", "north@demo.tipline"}
+    assert {a["email"] for a in accounts} == {
+        "investigator@demo.tipline",
+        "north@demo.tipline",
+        "supervisor@demo.tipline",
+    }
     printed = demo["log"].read_text()
     assert accounts[0]["password"] in printed  # credentials are printed once at first start
     assert (data_dir / "tipline.db").exists()

@@ -9,13 +9,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, select
 
-from tests.support.forms import csrf_token, reference_from, sign_in
+from tests.support.forms import (
+    csrf_token,
+    followup_sign_in,
+    passphrase_from,
+    reference_from,
+    sign_in,
+)
 
 pytestmark = pytest.mark.embedded
 
 CANARY_TEXT = "CANARY-7f3a9e-description"
 CANARY_IP = "203.0.113.77"
 CANARY_UA = "CanaryBrowser/9.9 (leak-check)"
+CANARY_QUESTION = "CANARY-51c0de-question"
+CANARY_REPLY = "CANARY-9b2e41-reply"
 
 
 def _forms(value: str) -> list[bytes]:
@@ -93,6 +101,24 @@ def test_canaries_appear_nowhere(app, runtime, drain, world, caplog, tmp_path) -
         staff.environ_base.update({"REMOTE_ADDR": CANARY_IP, "HTTP_USER_AGENT": CANARY_UA})
         sign_in(staff, world["north"])
         assert CANARY_TEXT in staff.get(f"/staff/tips/{reference}").get_data(as_text=True)
+        question = f"Which door? {CANARY_QUESTION}"
+        staff.post(
+            f"/staff/tips/{reference}/messages",
+            data={"message": question, "csrf_token": csrf_token(staff, "/staff/")},
+        )
+        # The tipster comes back on the same connection: sign-in, read, reply.
+        passphrase = passphrase_from(response.get_data(as_text=True))
+        assert followup_sign_in(client, reference, passphrase).status_code == 303
+        assert CANARY_QUESTION in client.get("/followup").get_data(as_text=True)
+        reply = client.post(
+            "/followup",
+            data={
+                "message": f"The red one. {CANARY_REPLY}",
+                "csrf_token": csrf_token(client, "/followup"),
+            },
+        )
+        assert reply.status_code == 303
+        followup_sign_in(client, reference, "a wrong passphrase for the throttle counter")
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
@@ -106,6 +132,13 @@ def test_canaries_appear_nowhere(app, runtime, drain, world, caplog, tmp_path) -
     assert len(places["database"]) > 1000 and b"on-north" in places["database"]  # the dump is real
     assert reference.encode() in places["database"]
     for place, blob in places.items():
-        for canary in (CANARY_TEXT, CANARY_IP, CANARY_UA):
+        for canary in (
+            CANARY_TEXT,
+            CANARY_IP,
+            CANARY_UA,
+            CANARY_QUESTION,
+            CANARY_REPLY,
+            passphrase,
+        ):
             for form in _forms(canary):
                 assert form not in blob, f"{canary!r} found in {place}"

@@ -27,7 +27,7 @@ def submit_tip(client, **fields: str):  # type: ignore[no-untyped-def]
 
 
 def reference_from(page: str) -> str:
-    match = re.search(r'id="tip-reference">([A-Z0-9]+)<', page)
+    match = re.search(r'id="tip-reference"[^>]*>([A-Z0-9]+)<', page)
     assert match, "no tip reference on the receipt"
     return match.group(1)
 
@@ -48,3 +48,22 @@ def post_login(client, account, code: str | None = None, password: str | None = 
 def sign_in(client, account) -> None:  # type: ignore[no-untyped-def]
     response = post_login(client, account)
     assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def passphrase_from(page: str) -> str:
+    match = re.search(r'id="tip-passphrase"[^>]*>([a-z -]+)<', page)
+    assert match, "no passphrase on the receipt"
+    return match.group(1)
+
+
+def followup_sign_in(client, reference: str, passphrase: str, lang: str = "en"):  # type: ignore[no-untyped-def]
+    """POST the follow-up sign-in form as a browser would; returns the response."""
+    return client.post(
+        f"/followup?lang={lang}",
+        data={
+            "reference": reference,
+            "passphrase": passphrase,
+            "lang": lang,
+            "csrf_token": csrf_token(client, f"/followup?lang={lang}"),
+        },
+    )

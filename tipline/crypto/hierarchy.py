@@ -22,6 +22,7 @@ from tipline.crypto.sealing import Context, open_sealed, seal
 from tipline.crypto.streams import open_stream, seal_stream
 
 RECOVERY_HOLDER = "recovery"
+TIPSTER_HOLDER = "tipster"  # the web tipster's passphrase-derived key
 
 
 @lru_cache(maxsize=512)

@@ -24,6 +24,11 @@ from tipline.crypto.keys import PrivateKey, private_key_from_seed
 from tipline.crypto.locks import KdfProfile, stretch
 
 WORDS = 7
+# Argon2id cost for passphrases: the lightest accepted profile (≈6 ms), on purpose. The
+# passphrase carries ~90 bits and the salt is a secret pepper, so the cost adds nothing a
+# guesser would notice, while intake pays it for every tip. Changing it changes every
+# lookup id: a new profile needs a new derivation label, not an edit here.
+PASSPHRASE_PROFILE = KdfProfile(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 
 
 @lru_cache(maxsize=1)
@@ -51,7 +56,9 @@ class TipsterSecrets:
     key: PrivateKey
 
 
-def derive(passphrase: str, pepper: bytes, profile: KdfProfile) -> TipsterSecrets:
+def derive(
+    passphrase: str, pepper: bytes, profile: KdfProfile = PASSPHRASE_PROFILE
+) -> TipsterSecrets:
     salt = hashlib.sha256(b"tipline/tipster/v1" + pepper).digest()
     stretched = stretch(normalize(passphrase), salt, profile)
     lookup = HKDF(hashes.SHA256(), 32, salt=None, info=b"tipline/tipster/lookup").derive(stretched)

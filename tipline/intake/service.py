@@ -10,14 +10,15 @@ import logging
 import math
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from tipline.crypto import PublicKey
+from tipline.crypto import PublicKey, tipster
 from tipline.crypto import hierarchy as h
 from tipline.errors import InvalidInput, TooLarge
+from tipline.i18n import LANGUAGES, _l
 from tipline.intake.attachments import CleanFile, seal_files
 from tipline.keyring import current_unit_keys
 from tipline.models import OutboxEntry, SealedItem, Tip, TipKeyGrant, TipUnit
@@ -71,14 +72,16 @@ def resolve_place(config: TiplineConfig, submission: TipSubmission) -> Place:
     if submission.zone and submission.zone != UNKNOWN_ZONE:
         if submission.zone not in config.zones:
             raise InvalidInput(
-                "That area is not one we know. Please choose from the list.", field="zone"
+                _l("That area is not one we know. Please choose from the list."), field="zone"
             )
         return Place(submission.zone)
     if submission.postal_code.strip():
         code = re.sub(r"[\s-]", "", submission.postal_code).upper()
         if not _POSTAL.fullmatch(code):
             raise InvalidInput(
-                "That postal code does not look right. Use a form like K1A 0B1, or leave it empty.",
+                _l(
+                    "That postal code does not look right. Use a form like K1A 0B1, or leave it empty."
+                ),
                 field="postal_code",
             )
         zone = config.zone_for_postal_code(code)
@@ -88,19 +91,19 @@ def resolve_place(config: TiplineConfig, submission: TipSubmission) -> Place:
             lat, lon = float(submission.lat), float(submission.lon)
         except ValueError:
             raise InvalidInput(
-                "The map point is not valid: give both latitude and longitude.", field="lat"
+                _l("The map point is not valid: give both latitude and longitude."), field="lat"
             ) from None
         if not (
             math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
         ):
             raise InvalidInput(
-                "The map point is outside the world's latitude/longitude range.", field="lat"
+                _l("The map point is outside the world's latitude/longitude range."), field="lat"
             )
         zone = config.zone_for_point(lat, lon)
         return Place(zone.id if zone else None, point=(round(lat, 6), round(lon, 6)))
     if submission.zone == UNKNOWN_ZONE:
         return Place(None)
-    raise InvalidInput("Please choose where it happened, or “I don't know”.", field="zone")
+    raise InvalidInput(_l("Please choose where it happened, or “I don't know”."), field="zone")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class Receipt:
     tip_id: int
     reference: str
     outbox_id: int
+    # Shown once on the receipt page and never stored: it opens the follow-up.
+    passphrase: str | None = field(default=None, repr=False)
 
 
 def validate(config: TiplineConfig, submission: TipSubmission, max_chars: int) -> Place:
@@ -115,27 +120,28 @@ def validate(config: TiplineConfig, submission: TipSubmission, max_chars: int) -
     if submission.honeypot.strip():
         # Said plainly, and the text is kept: a person whose tool filled it loses nothing.
         raise InvalidInput(
-            "Please leave the field labelled “Leave this empty” empty, then send again.",
+            _l("Please leave the field labelled “Leave this empty” empty, then send again."),
             field="website",
         )
     if not submission.category:
-        raise InvalidInput("Please choose what the tip is about.", field="category")
+        raise InvalidInput(_l("Please choose what the tip is about."), field="category")
     if submission.category not in config.categories:
         raise InvalidInput(
-            "That category is not one we know. Please choose from the list.", field="category"
+            _l("That category is not one we know. Please choose from the list."), field="category"
         )
     text = submission.description.strip()
     if len(text) < MIN_DESCRIPTION:
         raise InvalidInput(
-            f"Please describe what you know in at least {MIN_DESCRIPTION} characters.",
+            _l("Please describe what you know in at least %(n)s characters.", n=MIN_DESCRIPTION),
             field="description",
         )
     if len(submission.description) > max_chars:
         raise TooLarge(
-            f"The description is too long (at most {max_chars} characters).", field="description"
+            _l("The description is too long (at most %(n)s characters).", n=max_chars),
+            field="description",
         )
-    if submission.lang not in ("en", "fr"):
-        raise InvalidInput("Unsupported language.", field="lang")
+    if submission.lang not in LANGUAGES:
+        raise InvalidInput(_l("Unsupported language."), field="lang")
     return resolve_place(config, submission)
 
 
@@ -150,8 +156,12 @@ def accept_tip(
     attachments: list[CleanFile] | None = None,
     store: AttachmentStore | None = None,
     written: list[str] | None = None,
+    tipster_pepper: bytes | None = None,
 ) -> Receipt:
     """Seal and stage a tip in ``session``; the caller commits (one transaction).
+
+    With ``tipster_pepper`` (web tips), the tipster gets a passphrase: the tip key is also
+    sealed to the key it derives, and its lookup id is stored to find that grant again.
 
     ``attachments`` are already scrubbed (clean_uploads); their sealed files are written
     to ``store`` and their paths appended to ``written``, for the caller to delete if the
@@ -193,6 +203,21 @@ def accept_tip(
             "sealed_key": h.seal_tip_key(tip_key, reference, h.RECOVERY_HOLDER, 1, recovery.raw),
         }
     )
+    passphrase = lookup_id = None
+    if tipster_pepper is not None:
+        passphrase = tipster.new_passphrase()
+        derived = tipster.derive(passphrase, tipster_pepper)
+        lookup_id = derived.lookup_id
+        grants.append(
+            {
+                "holder": h.TIPSTER_HOLDER,
+                "holder_version": 1,
+                "sealed_key": h.seal_tip_key(
+                    tip_key, reference, h.TIPSTER_HOLDER, 1, derived.key.public_key.raw
+                ),
+            }
+        )
+        del derived
     body = json.dumps(
         {
             "description": submission.description,
@@ -227,6 +252,7 @@ def accept_tip(
             "received_at": received_at,
             "public_key": public_key,
             "key_version": 1,
+            "tipster_lookup": lookup_id,
         },
         units=[
             {
@@ -239,7 +265,7 @@ def accept_tip(
         items=[{**item, "created_at": received_at} for item in items],
     )
     tip_id, outbox_id = _write(session, staged)
-    return Receipt(tip_id, reference, outbox_id)
+    return Receipt(tip_id, reference, outbox_id, passphrase)
 
 
 @dataclass(frozen=True)
@@ -258,9 +284,9 @@ _PG_WRITE = text(
     """
 WITH t AS (
   INSERT INTO tips (reference, channel, zone, category, priority, urgent_words, status,
-                    received_at, public_key, key_version)
+                    received_at, public_key, key_version, tipster_lookup)
   VALUES (:reference, :channel, :zone, :category, :priority, :urgent_words, :status,
-          :received_at, :public_key, :key_version)
+          :received_at, :public_key, :key_version, :tipster_lookup)
   RETURNING id
 ), u AS (
   INSERT INTO tip_units (tip_id, unit_id, role)

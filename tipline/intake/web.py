@@ -9,10 +9,12 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from tipline.db import transaction
 from tipline.errors import TiplineError
-from tipline.intake.attachments import MAX_FILES, Upload, clean_uploads
-from tipline.intake.limits import limiter, tip_limit
+from tipline.i18n import chosen_language, current_language, localized_name, name_sort_key
+from tipline.intake import pow as proof
+from tipline.intake.attachments import MAX_FILES, Upload, clean_uploads, upload_name
+from tipline.intake.limits import limiter, proof_of_work_paid, tip_limit
 from tipline.intake.scrub import ACCEPTED
-from tipline.intake.service import UNKNOWN_ZONE, TipSubmission, accept_tip
+from tipline.intake.service import MIN_DESCRIPTION, UNKNOWN_ZONE, TipSubmission, accept_tip
 from workers.queues import enqueue_route_tip
 
 bp = Blueprint("intake", __name__)
@@ -25,7 +27,8 @@ def _runtime():  # type: ignore[no-untyped-def]
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    return redirect(url_for("intake.tip_form"))
+    chosen = chosen_language()
+    return redirect(url_for("intake.tip_form", **({"lang": chosen} if chosen else {})))
 
 
 def _form_page(status: int = 200, error: TiplineError | None = None, values=None):  # type: ignore[no-untyped-def]
@@ -34,7 +37,8 @@ def _form_page(status: int = 200, error: TiplineError | None = None, values=None
     provinces = sorted(config.provinces.values(), key=lambda p: p.id)
     zones_by_province = {
         p.id: sorted(
-            (z for z in config.zones.values() if z.province == p.id), key=lambda z: z.names["en"]
+            (z for z in config.zones.values() if z.province == p.id),
+            key=lambda z: name_sort_key(localized_name(z.names)),
         )
         for p in provinces
     }
@@ -45,12 +49,19 @@ def _form_page(status: int = 200, error: TiplineError | None = None, values=None
             provinces=provinces,
             zones_by_province=zones_by_province,
             unknown_zone=UNKNOWN_ZONE,
+            min_description=MIN_DESCRIPTION,
             max_files=MAX_FILES,
             max_file_mb=runtime.settings.max_attachment_bytes // (1024 * 1024),
             max_total_mb=runtime.settings.max_attachments_bytes // (1024 * 1024),
             accepted=ACCEPTED,
             error=error,
             values=values or {},
+            pow_challenge=(
+                proof.new_challenge(runtime.settings.secret_key, runtime.settings.pow_bits)
+                if runtime.settings.pow_bits
+                else None
+            ),
+            pow_bits=runtime.settings.pow_bits,
         ),
         status,
     )
@@ -68,14 +79,15 @@ def form_again(status: int, error: TiplineError, form) -> tuple[str, int]:  # ty
 
 
 @bp.post("/tip")
-@limiter.limit(tip_limit)
+@limiter.limit(tip_limit, exempt_when=proof_of_work_paid)
 def submit_tip():  # type: ignore[no-untyped-def]
     runtime = _runtime()
     submission = TipSubmission(
         category=request.form.get("category", "").strip(),
         zone=request.form.get("zone", "").strip(),
         description=request.form.get("description", ""),
-        lang=request.form.get("lang", "en").strip() or "en",
+        # The language the page was shown in: replies to the tipster will use it.
+        lang=request.form.get("lang", "").strip() or current_language(),
         channel="web",
         postal_code=request.form.get("postal_code", ""),
         lat=request.form.get("lat", ""),
@@ -84,9 +96,7 @@ def submit_tip():  # type: ignore[no-untyped-def]
     )
     settings = runtime.settings
     uploads = [
-        Upload(f.filename or "", f.stream)
-        for f in request.files.getlist("attachments")
-        if f.filename
+        Upload(upload_name(f), f.stream) for f in request.files.getlist("attachments") if f.filename
     ]
     written: list[str] = []
     try:
@@ -105,6 +115,7 @@ def submit_tip():  # type: ignore[no-untyped-def]
                 attachments=files,
                 store=runtime.store,
                 written=written,
+                tipster_pepper=settings.pepper,
             )
     except BaseException as failure:
         for path in written:  # sealed files of a tip that was not committed
@@ -121,4 +132,6 @@ def submit_tip():  # type: ignore[no-untyped-def]
     except redis.RedisError as exc:
         # The tip is committed with its outbox entry: the sweeper enqueues it later.
         log.warning("route_tip deferred to the sweeper (%s)", type(exc).__name__)
-    return render_template("intake/receipt.html", reference=receipt.reference)
+    return render_template(
+        "intake/receipt.html", reference=receipt.reference, passphrase=receipt.passphrase
+    )

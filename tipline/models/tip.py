@@ -12,6 +12,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import false
 
 from tipline.models.base import Base, UTCDateTime
 from tipline.models.unit import Unit
@@ -42,6 +43,12 @@ class Tip(Base):
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Derived from the web tipster's passphrase with a secret pepper (tipline/crypto/
+    # tipster.py): finds the tip's "tipster" key grant at follow-up sign-in. Useless
+    # without the pepper, which is never in the database.
+    tipster_lookup: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The tipster wrote since staff last opened the tip (the queue shows it).
+    reply_waiting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     units: Mapped[list[TipUnit]] = relationship(
         back_populates="tip", cascade="all, delete-orphan", passive_deletes=True
@@ -70,14 +77,15 @@ class TipUnit(Base):
 
 
 class TipKeyGrant(Base):
-    """The tip private key sealed to one holder: a unit key version or the recovery key."""
+    """The tip private key sealed to one holder: a unit key version, the recovery key, or
+    the web tipster's passphrase-derived key."""
 
     __tablename__ = "tip_key_grants"
     __table_args__ = (UniqueConstraint("tip_id", "holder", "holder_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
-    holder: Mapped[str] = mapped_column(String(80))  # "unit:<slug>" or "recovery"
+    holder: Mapped[str] = mapped_column(String(80))  # "unit:<slug>", "recovery" or "tipster"
     holder_version: Mapped[int] = mapped_column(Integer, default=1)
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
 

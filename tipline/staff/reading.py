@@ -19,6 +19,7 @@ from tipline.crypto import PrivateKey, SealError
 from tipline.crypto import hierarchy as h
 from tipline.crypto.spool import encrypted_spool
 from tipline.errors import NotFound
+from tipline.followup.thread import FileInfo, Thread, read_thread
 from tipline.keyring import Unlocked, unlock_units
 from tipline.models import Membership, SealedItem, Tip, TipKeyGrant, TipUnit, Unit
 from tipline.staff.sessions import StaffSession
@@ -34,6 +35,7 @@ class QueueRow:
     status: str
     received_at: datetime
     units: tuple[str, ...]
+    reply_waiting: bool = False
 
 
 def staff_unit_ids(session: Session, staff_id: int) -> set[int]:
@@ -71,6 +73,7 @@ def queue_for(session: Session, staff_id: int, limit: int = 100) -> list[QueueRo
                 tip.status,
                 tip.received_at,
                 slugs,
+                tip.reply_waiting,
             )
         )
     return rows
@@ -89,14 +92,6 @@ class OpenedTip:
     lang: str
     postal_code: str | None = None
     point: tuple[float, float] | None = None
-
-
-@dataclass(frozen=True)
-class AttachmentInfo:
-    item_key: str
-    name: str
-    media_type: str
-    size: int
 
 
 def _unlocked_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Tip, PrivateKey]:
@@ -130,34 +125,26 @@ def _tip_key(session: Session, unlocked: Unlocked, tip: Tip) -> PrivateKey:
     raise NotFound("No such tip.")
 
 
-def read_tip(
-    session: Session, staff: StaffSession, reference: str
-) -> tuple[OpenedTip, list[AttachmentInfo]]:
+def read_tip(session: Session, staff: StaffSession, reference: str) -> tuple[OpenedTip, Thread]:
+    """The opened tip and its conversation (messages, files, reward decision)."""
     tip, tip_key = _unlocked_tip(session, staff, reference)
-    items = session.scalars(
-        select(SealedItem).where(SealedItem.tip_id == tip.id).order_by(SealedItem.id)
-    ).all()
+    body_item = session.scalars(
+        select(SealedItem).where(SealedItem.tip_id == tip.id, SealedItem.kind == "body")
+    ).first()
     try:
-        body_item = next(i for i in items if i.kind == "body")
+        if body_item is None:
+            raise SealError("a tip without its body")
         body = json.loads(
             h.open_tip_item(
                 tip_key, tip.reference, "body", body_item.item_key, body_item.ciphertext or b""
             )
         )
-        attachments = []
-        for item in items:
-            if item.kind == "attachment":
-                meta = json.loads(
-                    h.open_tip_item(
-                        tip_key, tip.reference, "attachment", item.item_key, item.ciphertext or b""
-                    )
-                )
-                attachments.append(
-                    AttachmentInfo(item.item_key, meta["name"], meta["type"], meta["size"])
-                )
-    except (SealError, StopIteration):
+        thread = read_thread(session, tip, tip_key)
+    except SealError:
         # A damaged or moved ciphertext: the same answer as for a tip that is not theirs.
         raise NotFound("No such tip.") from None
+    if tip.reply_waiting:
+        tip.reply_waiting = False  # seen: the queue stops flagging it
     audit.record(session, f"staff:{staff.staff_id}", "tip.read", tip.reference)
     opened = OpenedTip(
         reference=tip.reference,
@@ -172,12 +159,19 @@ def read_tip(
         postal_code=body.get("postal_code"),
         point=tuple(body["point"]) if body.get("point") else None,
     )
-    return opened, attachments
+    return opened, thread
+
+
+def tip_to_write(session: Session, staff: StaffSession, reference: str) -> Tip:
+    """The tip, if this staff member can open it: adding to a tip needs the same right
+    as reading it, although sealing itself only needs the tip's public key."""
+    tip, _key = _unlocked_tip(session, staff, reference)
+    return tip
 
 
 def read_attachment(
     session: Session, staff: StaffSession, store: AttachmentStore, reference: str, item_key: str
-) -> tuple[AttachmentInfo, BinaryIO]:
+) -> tuple[FileInfo, BinaryIO]:
     """The attachment's details and its plaintext in an encrypted spool (authenticated in
     full before the first byte is served)."""
     tip, tip_key = _unlocked_tip(session, staff, reference)
@@ -206,4 +200,4 @@ def read_attachment(
     audit.record(
         session, f"staff:{staff.staff_id}", "attachment.read", f"{tip.reference}/{item_key}"
     )
-    return AttachmentInfo(item.item_key, meta["name"], meta["type"], meta["size"]), spool
+    return FileInfo(item.item_key, meta["name"], meta["type"], meta["size"]), spool

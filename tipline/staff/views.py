@@ -16,11 +16,13 @@ from flask import (
     url_for,
 )
 
+from tipline import audit
 from tipline.db import transaction
-from tipline.errors import Unauthorized
+from tipline.errors import Forbidden, Unauthorized
+from tipline.followup.thread import INVESTIGATOR, REWARD_DECISIONS, post_message, set_reward
 from tipline.models import Staff
 from tipline.staff.login import authenticate
-from tipline.staff.reading import queue_for, read_attachment, read_tip
+from tipline.staff.reading import queue_for, read_attachment, read_tip, tip_to_write
 from tipline.staff.sessions import close_session, cookie_name, load_session, open_session
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -115,8 +117,62 @@ def queue():  # type: ignore[no-untyped-def]
 def tip(reference: str):  # type: ignore[no-untyped-def]
     runtime = _runtime()
     with transaction(runtime.sessions) as db:
-        opened, attachments = read_tip(db, g.staff_session, reference.strip().upper())
-    return render_template("staff/tip.html", tip=opened, attachments=attachments)
+        opened, thread = read_tip(db, g.staff_session, reference.strip().upper())
+        staff = db.get(Staff, g.staff_session.staff_id)
+        may_decide_reward = staff is not None and staff.role in REWARD_ROLES
+    return render_template(
+        "staff/tip.html",
+        tip=opened,
+        thread=thread,
+        attachments=thread.files,
+        may_decide_reward=may_decide_reward,
+        decisions=REWARD_DECISIONS,
+        sent=request.args.get("sent"),
+    )
+
+
+# Rewards are a supervisor's decision (Crime Stoppers practice: not the investigator's).
+REWARD_ROLES = ("supervisor",)
+
+
+@bp.post("/tips/<reference>/messages")
+@login_required
+def message(reference: str):  # type: ignore[no-untyped-def]
+    """Ask the tipster a question: sealed to the tip, read at /followup."""
+    runtime = _runtime()
+    with transaction(runtime.sessions) as db:
+        tip = tip_to_write(db, g.staff_session, reference.strip().upper())
+        post_message(
+            db,
+            tip,
+            INVESTIGATOR,
+            request.form.get("message", ""),
+            runtime.settings.time_granularity_minutes,
+        )
+        audit.record(db, f"staff:{g.staff_session.staff_id}", "tip.message", tip.reference)
+        target = tip.reference
+    return redirect(url_for("staff.tip", reference=target, sent="message"), 303)
+
+
+@bp.post("/tips/<reference>/reward")
+@login_required
+def reward(reference: str):  # type: ignore[no-untyped-def]
+    runtime = _runtime()
+    with transaction(runtime.sessions) as db:
+        staff = db.get(Staff, g.staff_session.staff_id)
+        if staff is None or staff.role not in REWARD_ROLES:
+            raise Forbidden("Only a supervisor can decide a reward.")
+        tip = tip_to_write(db, g.staff_session, reference.strip().upper())
+        set_reward(
+            db,
+            tip,
+            request.form.get("decision", ""),
+            request.form.get("note", ""),
+            runtime.settings.time_granularity_minutes,
+        )
+        audit.record(db, f"staff:{staff.id}", "tip.reward", tip.reference)
+        target = tip.reference
+    return redirect(url_for("staff.tip", reference=target, sent="reward"), 303)
 
 
 @bp.get("/tips/<reference>/attachments/<item_key>")
