@@ -34,7 +34,10 @@ class KdfProfile:
     def __post_init__(self) -> None:
         if not (
             1 <= self.time_cost <= 10
-            and 8 * 1024 <= self.memory_cost <= 1024 * 1024
+            # 1 MiB floor: the tipster passphrase profile (tipster.py) is that light on
+            # purpose; staff locks use the default. The ceiling stops a tampered row
+            # from stalling sign-ins.
+            and 1024 <= self.memory_cost <= 1024 * 1024
             and 1 <= self.parallelism <= 8
         ):
             raise ValueError("Argon2id cost parameters out of the accepted range")

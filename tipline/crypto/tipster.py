@@ -24,11 +24,12 @@ from tipline.crypto.keys import PrivateKey, private_key_from_seed
 from tipline.crypto.locks import KdfProfile, stretch
 
 WORDS = 7
-# Argon2id cost for passphrases: the lightest accepted profile (≈6 ms), on purpose. The
-# passphrase carries ~90 bits and the salt is a secret pepper, so the cost adds nothing a
-# guesser would notice, while intake pays it for every tip. Changing it changes every
-# lookup id: a new profile needs a new derivation label, not an edit here.
-PASSPHRASE_PROFILE = KdfProfile(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+# Argon2id cost for passphrases: light on purpose (2 MiB, one pass: ≈1 ms). The
+# passphrase carries ~90 bits and the salt is a secret pepper, so a heavier cost would
+# add nothing a guesser could notice, while intake pays it for every tip (at 64 MiB it
+# would cut intake throughput several-fold). Changing it changes every lookup id: a new
+# profile needs a new derivation label, not an edit here.
+PASSPHRASE_PROFILE = KdfProfile(time_cost=1, memory_cost=2 * 1024, parallelism=1)
 
 
 @lru_cache(maxsize=1)
