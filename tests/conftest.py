@@ -116,6 +116,7 @@ def settings(
         tip_rate_limit="1000 per hour",  # tests/intake/test_rate_limit.py sets a low one
         followup_rate_limit="1000 per hour",
         pow_bits=10,  # the browser tests solve it quickly
+        pow_tip_rate_limit="1000 per hour",
     )
 
 

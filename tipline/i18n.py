@@ -28,6 +28,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, current_app, has_request_context, request, url_for
 from flask_babel import Babel, get_locale
@@ -124,9 +125,12 @@ def language_url(language: str) -> str:
     """This page in another language. A GET page links to itself; anything else (a form
     shown again after a POST, an error) links to the tip form."""
     if request.method == "GET" and request.endpoint and request.endpoint != "static":
-        values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "lang"}
-        values.update(request.view_args or {}, lang=language)
-        return url_for(request.endpoint, **values)
+        # The same path with the same query, only ``lang`` replaced: built from the
+        # request rather than url_for, whose reserved names (endpoint, _anchor, _method…)
+        # a crafted query could otherwise fill in, or crash the page with.
+        args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+        query = urlencode([*args, ("lang", language)])
+        return f"{request.script_root}{request.path}?{query}"
     return url_for("intake.tip_form", lang=language)
 
 

@@ -51,6 +51,7 @@ class Settings:
     followup_session_minutes: int = 15  # a tipster's follow-up session, idle
     followup_rate_limit: str = "30 per hour"  # follow-up sign-ins and replies per connection
     pow_bits: int = 16  # optional proof of work in the tip form; 0 turns it off
+    pow_tip_rate_limit: str = "30 per hour"  # tips with solved work, per connection
     trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For)
     kdf: KdfProfile = field(default_factory=KdfProfile)
 
@@ -120,11 +121,11 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
 
 
 def _rate(env: Mapping[str, str], name: str, default: str) -> str:
-    from limits import parse
+    from limits import parse_many
 
     value = env.get(name) or default
     try:
-        parse(value)
+        parse_many(value)  # every rate of "10 per hour;50 per day", not just the first
     except ValueError as exc:
         raise SettingsError(f"{name} must be a rate like '10 per hour', got {value!r}") from exc
     return value
@@ -200,6 +201,7 @@ def load_settings(
         followup_session_minutes=_int(env, "TIPLINE_FOLLOWUP_SESSION_MINUTES", 15, 2, 120),
         followup_rate_limit=_rate(env, "TIPLINE_FOLLOWUP_RATE_LIMIT", "30 per hour"),
         pow_bits=_int(env, "TIPLINE_POW_BITS", 16, 0, 24),
+        pow_tip_rate_limit=_rate(env, "TIPLINE_POW_TIP_RATE_LIMIT", "30 per hour"),
         trusted_proxies=_int(env, "TIPLINE_TRUSTED_PROXIES", 0, 0, 5),
         kdf=kdf,
     )

@@ -251,3 +251,13 @@ def test_french_tipster_gets_french_pages(client, drain) -> None:  # type: ignor
     assert "The reference or the passphrase is not right" not in wrong.get_data(as_text=True)
     signed = followup_sign_in(client, reference, passphrase, lang="fr")
     assert "lang=fr" in signed.headers["Location"]
+
+
+def test_the_lockout_window_is_fixed_so_it_cannot_be_kept_up(client, drain, runtime) -> None:  # type: ignore[no-untyped-def]
+    reference, _ = _tip(client, drain)
+    followup_sign_in(client, reference, "not the passphrase")
+    (key,) = list(runtime.redis.scan_iter(match="*followup-failures*"))
+    runtime.redis.expire(key, 100)  # as if the first failure were 13+ minutes ago
+    for _ in range(signin.MAX_FAILURES + 2):
+        followup_sign_in(client, reference, "still not the passphrase")
+    assert runtime.redis.ttl(key) <= 100  # more failures did not push the window back

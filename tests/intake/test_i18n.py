@@ -422,3 +422,14 @@ def test_french_follows_one_typographic_convention() -> None:
         if re.search(rf"«(?!{NBSP})|(?<!{NBSP})»", text):
             problems.append(("no-break spaces inside « »", text))
     assert not problems, problems
+
+
+@pytest.mark.parametrize(
+    "query", ["endpoint=x", "_method=PUT", "_anchor=zz", "_external=1", "lang=fr&endpoint=1"]
+)
+@pytest.mark.parametrize("path", ["/tip", "/followup"])
+def test_crafted_query_parameters_do_not_break_the_language_links(client, path, query) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(f"{path}?{query}")
+    assert response.status_code == 200
+    links = re.findall(r'href="([^"]*)"[^>]*hreflang=', response.get_data(as_text=True))
+    assert links and all(link.startswith(path + "?") and "#" not in link for link in links)

@@ -23,7 +23,9 @@ SECRET = b"k" * 32
 def limited_app(runtime):  # type: ignore[no-untyped-def]
     from tipline.app import create_app
 
-    runtime.settings = runtime.settings.with_overrides(tip_rate_limit="2 per hour", pow_bits=8)
+    runtime.settings = runtime.settings.with_overrides(
+        tip_rate_limit="2 per hour", pow_tip_rate_limit="2 per hour", pow_bits=8
+    )
     return create_app(runtime=runtime)
 
 
@@ -66,6 +68,45 @@ def test_a_solution_verifies_and_anything_else_does_not() -> None:
     assert not proof.verify(SECRET, old, proof.solve(old, 8))  # stale
     assert not proof.verify(SECRET, "p1.garbage", "1")
     assert not proof.verify(SECRET, challenge, "not-a-number")
+
+
+def _paid(client, text: str):  # type: ignore[no-untyped-def]
+    _, challenge, bits = _form(client)
+    return _send(client, text, challenge, proof.solve(challenge, bits))
+
+
+def test_solved_work_buys_a_bounded_allowance_not_unlimited_tips(limited_app, runtime) -> None:  # type: ignore[no-untyped-def]
+    client = limited_app.test_client()
+    assert [_send(client, f"Counted tip {i} about the van.").status_code for i in range(2)] == [
+        200,
+        200,
+    ]
+    paid = [_paid(client, f"Paid tip {i} about the van.").status_code for i in range(3)]
+    assert paid == [200, 200, 429]  # the paid allowance (2 per hour) is a limit too
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Tip)) == 4
+
+
+def test_work_is_checked_once_per_tip_even_with_several_rates(runtime) -> None:  # type: ignore[no-untyped-def]
+    from tipline.app import create_app
+
+    runtime.settings = runtime.settings.with_overrides(
+        tip_rate_limit="2 per hour;3 per day", pow_tip_rate_limit="5 per hour;9 per day", pow_bits=8
+    )
+    client = create_app(runtime=runtime).test_client()
+    assert [_paid(client, f"Paid tip {i} with two rates.").status_code for i in range(5)] == [
+        200
+    ] * 5
+
+
+def test_the_spent_marker_does_not_date_the_tip(limited_app, runtime) -> None:  # type: ignore[no-untyped-def]
+    client = limited_app.test_client()
+    assert _paid(client, "A paid tip whose marker we inspect.").status_code == 200
+    (key,) = list(runtime.redis.scan_iter(match="*pow-spent*"))
+    expires_at = time.time() + runtime.redis.ttl(key)
+    step = runtime.settings.time_granularity_minutes * 60
+    # It expires on a granularity boundary, not a fixed delay after the tip was sent.
+    assert round(expires_at) % step in (0, 1, step - 1)
 
 
 def test_solved_tips_pass_the_limit_and_a_replay_does_not(limited_app, runtime) -> None:  # type: ignore[no-untyped-def]

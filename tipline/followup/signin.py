@@ -71,10 +71,12 @@ def sign_in(session: Session, runtime: Runtime, reference: str, passphrase: str)
         )
     failures = _failure_key(runtime, reference)
     # Count first, then check: parallel guesses cannot slip past the limit together.
+    # A fixed window from the first failure: refused attempts do not extend it, so nobody
+    # can keep a tipster locked out by trying once every few minutes.
     pipe = runtime.redis.pipeline()
+    pipe.set(failures, 0, nx=True, ex=FAILURE_WINDOW)
     pipe.incr(failures)
-    pipe.expire(failures, FAILURE_WINDOW)
-    if pipe.execute()[0] > MAX_FAILURES:
+    if pipe.execute()[1] > MAX_FAILURES:
         raise TooManyAttempts(
             _l("Too many attempts for this reference. Please wait 15 minutes and try again."),
             field="reference",

@@ -13,7 +13,7 @@ import hmac
 from datetime import UTC, datetime
 
 import redis
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_limiter import Limiter
 
 from tipline.intake import pow as proof
@@ -33,20 +33,43 @@ def client_bucket() -> str:
 
 def proof_of_work_paid() -> bool:
     """A solved, fresh, unspent challenge from the form (tipline/intake/pow.py): this tip
-    is paid for in CPU time and not counted. Anything else is counted as usual."""
+    counts against the paid allowance instead of the ordinary limit. Decided once per
+    request (flask-limiter asks once per rate, and the first answer spends the challenge)."""
+    if "pow_paid" not in g:
+        g.pow_paid = _spend_proof_of_work()
+    return bool(g.pow_paid)
+
+
+def proof_of_work_unpaid() -> bool:
+    return not proof_of_work_paid()
+
+
+def _spend_proof_of_work() -> bool:
     runtime = current_app.extensions["tipline"]
+    settings = runtime.settings
     challenge = request.form.get("pow_challenge", "")
     nonce = request.form.get("pow_nonce", "")
-    if not (runtime.settings.pow_bits and challenge and nonce):
+    if not (settings.pow_bits and challenge and nonce):
         return False
-    if not proof.verify(runtime.settings.secret_key, challenge, nonce):
+    if not proof.verify(settings.secret_key, challenge, nonce):
         return False
+    # Spent once: the same solution sent again is counted like any other tip. The key
+    # expires at the challenge's own end, rounded up to the time granularity, so its TTL
+    # does not date the tip to the second.
+    step = settings.time_granularity_minutes * 60
+    expires = -(-(proof.issued_at(challenge) + proof.MAX_AGE) // step) * step
+    key = runtime.key("pow-spent", proof.spent_key(challenge))
     try:
-        # Spent once: the same solution sent again is counted like any other tip.
-        key = runtime.key("pow-spent", proof.spent_key(challenge))
-        return bool(runtime.redis.set(key, b"1", nx=True, ex=proof.MAX_AGE))
+        pipe = runtime.redis.pipeline()
+        pipe.set(key, b"1", nx=True)
+        pipe.expireat(key, expires)
+        return bool(pipe.execute()[0])
     except redis.RedisError:
         return False
+
+
+def paid_tip_limit() -> str:
+    return str(current_app.extensions["tipline"].settings.pow_tip_rate_limit)
 
 
 def tip_limit() -> str:

@@ -1,6 +1,8 @@
-"""Optional proof of work: a browser with JavaScript may pay for a tip in CPU time
-instead of counting against its connection's rate limit. A tipster without JavaScript
-(Tor Browser "safest") is never asked for it and never blocked by it.
+"""Optional proof of work: a browser with JavaScript may pay for a tip in CPU time; a
+paid tip counts against a separate, larger allowance instead of the connection's
+ordinary rate limit (paying does not buy unlimited tips: native code solves 16 bits in
+about a millisecond). A tipster without JavaScript (Tor Browser "safest") is never asked
+for it and never blocked by it.
 
 The challenge is stateless (random, a timestamp and the difficulty, under an HMAC of the
 service secret); a solved challenge is spent once, by a Redis key that holds a hash of
@@ -60,6 +62,11 @@ def verify(secret_key: bytes, challenge: str, nonce: str, now: float | None = No
         return False
     digest = hashlib.sha256(f"{challenge}:{nonce}".encode()).digest()
     return leading_zero_bits(digest) >= bits
+
+
+def issued_at(challenge: str) -> int:
+    """When a challenge (already verified) was issued."""
+    return int(challenge.split(".")[1])
 
 
 def spent_key(challenge: str) -> str:

@@ -12,7 +12,13 @@ from tipline.errors import TiplineError
 from tipline.i18n import chosen_language, current_language, localized_name, name_sort_key
 from tipline.intake import pow as proof
 from tipline.intake.attachments import MAX_FILES, Upload, clean_uploads, upload_name
-from tipline.intake.limits import limiter, proof_of_work_paid, tip_limit
+from tipline.intake.limits import (
+    limiter,
+    paid_tip_limit,
+    proof_of_work_paid,
+    proof_of_work_unpaid,
+    tip_limit,
+)
 from tipline.intake.scrub import ACCEPTED
 from tipline.intake.service import MIN_DESCRIPTION, UNKNOWN_ZONE, TipSubmission, accept_tip
 from workers.queues import enqueue_route_tip
@@ -80,6 +86,7 @@ def form_again(status: int, error: TiplineError, form) -> tuple[str, int]:  # ty
 
 @bp.post("/tip")
 @limiter.limit(tip_limit, exempt_when=proof_of_work_paid)
+@limiter.limit(paid_tip_limit, scope="paid-tips", exempt_when=proof_of_work_unpaid)
 def submit_tip():  # type: ignore[no-untyped-def]
     runtime = _runtime()
     submission = TipSubmission(

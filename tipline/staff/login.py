@@ -39,10 +39,12 @@ def authenticate(
     email = email.strip().lower()
     failures = _failure_key(runtime, email)
     # Count first, then compare: parallel guesses cannot slip past the limit together.
+    # A fixed window from the first failure: refused attempts do not extend it, so nobody
+    # can keep an account locked out by trying once every few minutes.
     pipe = runtime.redis.pipeline()
+    pipe.set(failures, 0, nx=True, ex=FAILURE_WINDOW)
     pipe.incr(failures)
-    pipe.expire(failures, FAILURE_WINDOW)
-    attempts = pipe.execute()[0]
+    attempts = pipe.execute()[1]
     if attempts > MAX_FAILURES:
         raise Unauthorized("Too many failed sign-ins for this account. Wait 15 minutes.")
     staff = session.scalars(

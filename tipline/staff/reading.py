@@ -97,20 +97,25 @@ class OpenedTip:
 def _unlocked_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Tip, PrivateKey]:
     """The tip and its private key, or NotFound: missing, not routed, not theirs, or damaged
     all look the same."""
-    # Unlock first, whatever the reference: a tip of another unit and a missing tip then
-    # cost the same time, as well as giving the same answer.
+    # Unlock first, whatever the reference, and fetch the tip with its key grants in one
+    # query: a tip of another unit and a missing tip then cost the same time, as well as
+    # giving the same answer.
     unlocked = unlock_units(session, staff.staff_id, staff.staff_key)
-    tip = session.scalars(select(Tip).where(Tip.reference == reference)).first()
+    rows = session.execute(
+        select(Tip, TipKeyGrant)
+        .join(TipKeyGrant, TipKeyGrant.tip_id == Tip.id, isouter=True)
+        .where(Tip.reference == reference)
+    ).all()
+    tip = rows[0][0] if rows else None
     if tip is None or tip.status == "received":
         raise NotFound("No such tip.")
     try:
-        return tip, _tip_key(session, unlocked, tip)
+        return tip, _tip_key(unlocked, tip, [grant for _, grant in rows if grant is not None])
     except SealError:
         raise NotFound("No such tip.") from None
 
 
-def _tip_key(session: Session, unlocked: Unlocked, tip: Tip) -> PrivateKey:
-    grants = session.scalars(select(TipKeyGrant).where(TipKeyGrant.tip_id == tip.id)).all()
+def _tip_key(unlocked: Unlocked, tip: Tip, grants: list[TipKeyGrant]) -> PrivateKey:
     for grant in grants:
         if not grant.holder.startswith("unit:"):
             continue
