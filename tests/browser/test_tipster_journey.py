@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +15,11 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.intake.scrub.samples import assert_clean, tagged_jpeg
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS, require_chromium
 
 pytestmark = pytest.mark.embedded
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 ARTIFACTS = Path(os.environ.get("TIPLINE_TEST_ARTIFACTS") or ROOT / "test-artifacts") / "browser"
 
 # What each language must show: a test that passes in English only would not catch a page
@@ -50,10 +45,7 @@ def server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("TIPLINE_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

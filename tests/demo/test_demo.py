@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import stat
@@ -18,14 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS, require_chromium
+
 pytestmark = pytest.mark.embedded
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 
 
 def _free_port() -> int:
@@ -130,10 +126,7 @@ def test_demo_creates_its_world_with_private_files(demo) -> None:  # type: ignor
 def test_a_new_user_sends_a_tip_in_chromium_and_reads_it_as_the_demo_investigator(
     demo, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("TIPLINE_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     accounts = {

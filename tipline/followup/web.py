@@ -24,7 +24,7 @@ from tipline.errors import NotFound, TiplineError, Unauthorized
 from tipline.followup import signin
 from tipline.followup.thread import TIPSTER, add_files, post_message, read_thread
 from tipline.i18n import _l, localized_url
-from tipline.intake.attachments import MAX_FILES, Upload, clean_uploads, seal_files, upload_name
+from tipline.intake.attachments import MAX_FILES, clean_uploads, received_files, seal_files
 from tipline.intake.limits import limiter
 from tipline.intake.scrub import ACCEPTED
 from tipline.models import Tip
@@ -134,38 +134,35 @@ def _sign_in():  # type: ignore[no-untyped-def]
 def _reply(signed_in: signin.TipsterSession):  # type: ignore[no-untyped-def]
     runtime = _runtime()
     settings = runtime.settings
-    uploads = [
-        Upload(upload_name(f), f.stream) for f in request.files.getlist("attachments") if f.filename
-    ]
-    written: list[str] = []
     try:
-        files = clean_uploads(
-            uploads, settings.max_attachment_bytes, settings.max_attachments_bytes
-        )
-        with transaction(runtime.sessions) as db:
-            tip = db.get(Tip, signed_in.tip_id)
-            if tip is None:
-                raise NotFound(_l("This tip is no longer available."))
-            if tip.status == "closed":
-                raise Unauthorized(
-                    _l("This tip is closed: you can read the messages but not reply."),
-                    field="message",
-                )
-            post_message(
-                db, tip, TIPSTER, request.form.get("message", ""), settings.time_granularity_minutes
+        with received_files(request.files.getlist("attachments"), runtime.store) as (
+            uploads,
+            written,
+        ):
+            files = clean_uploads(
+                uploads, settings.max_attachment_bytes, settings.max_attachments_bytes
             )
-            rows = seal_files(files, runtime.store, tip.public_key, tip.reference, written)
-            add_files(db, tip, rows, settings.time_granularity_minutes)
-            tip.reply_waiting = True
-    except BaseException as failure:
-        for path in written:
-            runtime.store.delete(path)
-        if isinstance(failure, TiplineError):
-            return _thread_page(signed_in, failure.status, failure)
-        raise
-    finally:
-        for upload in uploads:
-            upload.stream.close()
+            with transaction(runtime.sessions) as db:
+                tip = db.get(Tip, signed_in.tip_id)
+                if tip is None:
+                    raise NotFound(_l("This tip is no longer available."))
+                if tip.status == "closed":
+                    raise Unauthorized(
+                        _l("This tip is closed: you can read the messages but not reply."),
+                        field="message",
+                    )
+                post_message(
+                    db,
+                    tip,
+                    TIPSTER,
+                    request.form.get("message", ""),
+                    settings.time_granularity_minutes,
+                )
+                rows = seal_files(files, runtime.store, tip.public_key, tip.reference, written)
+                add_files(db, tip, rows, settings.time_granularity_minutes)
+                tip.reply_waiting = True
+    except TiplineError as error:
+        return _thread_page(signed_in, error.status, error)
     return redirect(localized_url("followup.page", sent=1), 303)
 
 

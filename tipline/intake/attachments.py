@@ -12,6 +12,8 @@ import json
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -52,6 +54,26 @@ def upload_name(storage: FileStorage) -> str:
     if raw and "\\" in raw.group(1):
         return raw.group(1)
     return storage.filename or ""
+
+
+@contextmanager
+def received_files(
+    storages: list[FileStorage], store: AttachmentStore
+) -> Iterator[tuple[list[Upload], list[str]]]:
+    """The uploads of a request, and a list for the paths of sealed files written from
+    them. On leaving, the uploads' encrypted spools are closed; if the block raised (the
+    transaction did not commit), the sealed files it wrote are deleted."""
+    uploads = [Upload(upload_name(f), f.stream) for f in storages if f.filename]
+    written: list[str] = []
+    try:
+        yield uploads, written
+    except BaseException:
+        for path in written:
+            store.delete(path)
+        raise
+    finally:
+        for upload in uploads:
+            upload.stream.close()
 
 
 def _typed_extension(filename: str) -> str:

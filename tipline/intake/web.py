@@ -11,7 +11,7 @@ from tipline.db import transaction
 from tipline.errors import TiplineError
 from tipline.i18n import chosen_language, current_language, localized_name, name_sort_key
 from tipline.intake import pow as proof
-from tipline.intake.attachments import MAX_FILES, Upload, clean_uploads, upload_name
+from tipline.intake.attachments import MAX_FILES, clean_uploads, received_files
 from tipline.intake.limits import (
     limiter,
     paid_tip_limit,
@@ -102,38 +102,32 @@ def submit_tip():  # type: ignore[no-untyped-def]
         honeypot=request.form.get("website", ""),
     )
     settings = runtime.settings
-    uploads = [
-        Upload(upload_name(f), f.stream) for f in request.files.getlist("attachments") if f.filename
-    ]
-    written: list[str] = []
     try:
-        # Scrub first: a file that cannot be cleaned refuses the tip before anything is stored.
-        files = clean_uploads(
-            uploads, settings.max_attachment_bytes, settings.max_attachments_bytes
-        )
-        with transaction(runtime.sessions) as session:
-            receipt = accept_tip(
-                session,
-                runtime.config,
-                runtime.recovery_public,
-                submission,
-                max_chars=settings.max_description_chars,
-                granularity_minutes=settings.time_granularity_minutes,
-                attachments=files,
-                store=runtime.store,
-                written=written,
-                tipster_pepper=settings.pepper,
+        with received_files(request.files.getlist("attachments"), runtime.store) as (
+            uploads,
+            written,
+        ):
+            # Scrub first: a file that cannot be cleaned refuses the tip before anything
+            # is stored.
+            files = clean_uploads(
+                uploads, settings.max_attachment_bytes, settings.max_attachments_bytes
             )
-    except BaseException as failure:
-        for path in written:  # sealed files of a tip that was not committed
-            runtime.store.delete(path)
-        if isinstance(failure, TiplineError):
-            # Files must be chosen again: browsers never refill a file input.
-            return form_again(failure.status, failure, request.form)
-        raise
-    finally:
-        for upload in uploads:
-            upload.stream.close()
+            with transaction(runtime.sessions) as session:
+                receipt = accept_tip(
+                    session,
+                    runtime.config,
+                    runtime.recovery_public,
+                    submission,
+                    max_chars=settings.max_description_chars,
+                    granularity_minutes=settings.time_granularity_minutes,
+                    attachments=files,
+                    store=runtime.store,
+                    written=written,
+                    tipster_pepper=settings.pepper,
+                )
+    except TiplineError as error:
+        # Files must be chosen again: browsers never refill a file input.
+        return form_again(error.status, error, request.form)
     try:
         enqueue_route_tip(runtime, receipt.tip_id)
     except redis.RedisError as exc:
