@@ -100,12 +100,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from tipline.followup.web import bp as followup_bp
     from tipline.health import bp as health_bp
     from tipline.intake.web import bp as intake_bp
+    from tipline.sms.webhook import bp as sms_bp
     from tipline.staff.views import bp as staff_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(followup_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(health_bp)
+    # Twilio cannot send a CSRF token: its requests are authenticated by signature instead.
+    csrf.exempt(sms_bp)
+    app.register_blueprint(sms_bp)
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]

@@ -52,6 +52,7 @@ class Settings:
     followup_rate_limit: str = "30 per hour"  # follow-up sign-ins and replies per connection
     pow_bits: int = 16  # optional proof of work in the tip form; 0 turns it off
     pow_tip_rate_limit: str = "30 per hour"  # tips with solved work, per connection
+    sms_conversation_days: int = 30  # an SMS conversation and its reply handle live this long
     trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For)
     kdf: KdfProfile = field(default_factory=KdfProfile)
 
@@ -202,6 +203,7 @@ def load_settings(
         followup_rate_limit=_rate(env, "TIPLINE_FOLLOWUP_RATE_LIMIT", "30 per hour"),
         pow_bits=_int(env, "TIPLINE_POW_BITS", 16, 0, 24),
         pow_tip_rate_limit=_rate(env, "TIPLINE_POW_TIP_RATE_LIMIT", "30 per hour"),
+        sms_conversation_days=_int(env, "TIPLINE_SMS_CONVERSATION_DAYS", 30, 1, 365),
         trusted_proxies=_int(env, "TIPLINE_TRUSTED_PROXIES", 0, 0, 5),
         kdf=kdf,
     )

@@ -12,20 +12,20 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, text
+from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
-from tipline.crypto import PublicKey, tipster
+from tipline.crypto import PrivateKey, PublicKey, tipster
 from tipline.crypto import hierarchy as h
 from tipline.errors import InvalidInput, TooLarge
 from tipline.i18n import LANGUAGES, _l
 from tipline.intake.attachments import CleanFile, seal_files
-from tipline.keyring import current_unit_keys
+from tipline.keyring import UnitKeyRow, current_unit_keys
 from tipline.models import OutboxEntry, SealedItem, Tip, TipKeyGrant, TipUnit
 from tipline.models.base import truncated_now, utcnow
 from tipline.store import AttachmentStore
 from tipline.triage.config import TiplineConfig
-from tipline.triage.routing import has_urgent_words, route
+from tipline.triage.routing import Routing, has_urgent_words, route
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,16 @@ class Receipt:
     outbox_id: int
     # Shown once on the receipt page and never stored: it opens the follow-up.
     passphrase: str | None = field(default=None, repr=False)
+    # Only for a conversation that will re-route the tip itself (SMS menu); see accept_tip.
+    tip_key: PrivateKey | None = field(default=None, repr=False)
 
 
-def validate(config: TiplineConfig, submission: TipSubmission, max_chars: int) -> Place:
+def validate(
+    config: TiplineConfig,
+    submission: TipSubmission,
+    max_chars: int,
+    min_chars: int = MIN_DESCRIPTION,
+) -> Place:
     """Check everything the tipster sent; returns where it happened."""
     if submission.honeypot.strip():
         # Said plainly, and the text is kept: a person whose tool filled it loses nothing.
@@ -130,7 +137,7 @@ def validate(config: TiplineConfig, submission: TipSubmission, max_chars: int) -
             _l("That category is not one we know. Please choose from the list."), field="category"
         )
     text = submission.description.strip()
-    if len(text) < MIN_DESCRIPTION:
+    if len(text) < min_chars:
         raise InvalidInput(
             _l("Please describe what you know in at least %(n)s characters.", n=MIN_DESCRIPTION),
             field="description",
@@ -157,6 +164,8 @@ def accept_tip(
     store: AttachmentStore | None = None,
     written: list[str] | None = None,
     tipster_pepper: bytes | None = None,
+    min_chars: int = MIN_DESCRIPTION,
+    keep_tip_key: bool = False,
 ) -> Receipt:
     """Seal and stage a tip in ``session``; the caller commits (one transaction).
 
@@ -166,8 +175,12 @@ def accept_tip(
     ``attachments`` are already scrubbed (clean_uploads); their sealed files are written
     to ``store`` and their paths appended to ``written``, for the caller to delete if the
     transaction does not commit.
+
+    ``keep_tip_key`` returns the tip private key in the receipt instead of forgetting it:
+    only for an SMS conversation, whose category and place come in later messages and
+    which re-routes the tip (reroute_tip) while the menu is open.
     """
-    place = validate(config, submission, max_chars)
+    place = validate(config, submission, max_chars, min_chars)
     zone = place.zone
     # Urgent words are matched here, in memory; only the fact of a match is stored.
     urgent = has_urgent_words(config, submission.description)
@@ -182,20 +195,7 @@ def accept_tip(
     tip_key = h.new_tip_key()
     reference = new_reference()
     received_at = truncated_now(granularity_minutes)
-    grants = [
-        {
-            "holder": h.unit_holder(slug),
-            "holder_version": unit_rows[slug].version,
-            "sealed_key": h.seal_tip_key(
-                tip_key,
-                reference,
-                h.unit_holder(slug),
-                unit_rows[slug].version,
-                unit_rows[slug].public_key,
-            ),
-        }
-        for slug in slugs
-    ]
+    grants = unit_grants(tip_key, reference, slugs, unit_rows)
     grants.append(
         {
             "holder": h.RECOVERY_HOLDER,
@@ -231,6 +231,7 @@ def accept_tip(
     item_key = secrets.token_hex(16)
     sealed_body = h.seal_tip_item(tip_key.public_key.raw, reference, "body", item_key, body)
     public_key = tip_key.public_key.raw
+    kept = tip_key if keep_tip_key else None
     del tip_key  # intake forgets the tip private key once it is sealed to its holders
     items: list[dict[str, object]] = [
         {"kind": "body", "item_key": item_key, "ciphertext": sealed_body, "blob_path": None}
@@ -265,7 +266,69 @@ def accept_tip(
         items=[{**item, "created_at": received_at} for item in items],
     )
     tip_id, outbox_id = _write(session, staged)
-    return Receipt(tip_id, reference, outbox_id, passphrase)
+    return Receipt(tip_id, reference, outbox_id, passphrase, kept)
+
+
+def unit_grants(
+    tip_key: PrivateKey, reference: str, slugs: tuple[str, ...], unit_rows: dict[str, UnitKeyRow]
+) -> list[dict[str, object]]:
+    """The tip key sealed to the current key of each unit."""
+    return [
+        {
+            "holder": h.unit_holder(slug),
+            "holder_version": unit_rows[slug].version,
+            "sealed_key": h.seal_tip_key(
+                tip_key,
+                reference,
+                h.unit_holder(slug),
+                unit_rows[slug].version,
+                unit_rows[slug].public_key,
+            ),
+        }
+        for slug in slugs
+    ]
+
+
+def reroute_tip(
+    session: Session,
+    config: TiplineConfig,
+    tip: Tip,
+    tip_key: PrivateKey,
+    *,
+    zone: str | None,
+    category: str,
+    urgent: bool,
+) -> Routing:
+    """Give a tip its category and place after intake, and move it to the units those
+    route to: the tip key is sealed to the new units, and the units it leaves lose their
+    row and their grant. The caller commits."""
+    routing = route(config, zone, category, urgent)
+    slugs = (routing.primary, *routing.info_only)
+    unit_rows = current_unit_keys(session, slugs)
+    session.execute(delete(TipUnit).where(TipUnit.tip_id == tip.id))
+    session.execute(
+        delete(TipKeyGrant).where(
+            TipKeyGrant.tip_id == tip.id, TipKeyGrant.holder.startswith("unit:")
+        )
+    )
+    session.execute(
+        insert(TipUnit),
+        [
+            {
+                "tip_id": tip.id,
+                "unit_id": unit_rows[slug].id,
+                "role": "primary" if slug == routing.primary else "info",
+            }
+            for slug in slugs
+        ],
+    )
+    session.execute(
+        insert(TipKeyGrant),
+        [{"tip_id": tip.id, **g} for g in unit_grants(tip_key, tip.reference, slugs, unit_rows)],
+    )
+    tip.zone, tip.category, tip.priority = zone, category, routing.priority
+    tip.urgent_words = urgent
+    return routing
 
 
 @dataclass(frozen=True)

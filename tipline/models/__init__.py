@@ -7,6 +7,7 @@ rows as HPKE ciphertexts; see DESIGN.md "What is stored in clear".
 from tipline.models.audit import AuditEntry
 from tipline.models.base import Base
 from tipline.models.outbox import OutboxEntry
+from tipline.models.sms import ReplyHandle
 from tipline.models.staff import Membership, Staff
 from tipline.models.tip import SealedItem, Tip, TipKeyGrant, TipUnit
 from tipline.models.unit import Unit, UnitKey
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "Membership",
     "OutboxEntry",
+    "ReplyHandle",
     "SealedItem",
     "Staff",
     "Tip",

@@ -1,0 +1,45 @@
+"""The SMS side of anonymity: pseudonyms and the sealed reply handle.
+
+A phone number is the most identifying thing we touch. It is used, in memory, for:
+- a **pseudonym** (HMAC under the pepper) that finds the live conversation in Redis;
+- a **state key** (another HMAC under the pepper) that seals that conversation's state,
+  so a Redis copy links no pseudonym to a tip without the number itself;
+- the **reply handle**: the number sealed under the relay key (never in the database in
+  clear, and the relay key never in the database), bound to the tip's reference, so the
+  worker can text the tipster back. The handle is deleted when the conversation expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from tipline.crypto.symmetric import aead_decrypt, aead_encrypt
+
+
+def _hmac(key: bytes, label: bytes, number: str) -> bytes:
+    return hmac.new(key, label + b"\x00" + number.encode(), hashlib.sha256).digest()
+
+
+def pseudonym(pepper: bytes, number: str) -> str:
+    return _hmac(pepper, b"tipline/sms/pseudonym", number).hex()
+
+
+def state_key(pepper: bytes, number: str) -> bytes:
+    return _hmac(pepper, b"tipline/sms/state", number)
+
+
+def _handle_key(relay_key: bytes) -> bytes:
+    return hmac.new(relay_key, b"tipline/sms/reply-handle", hashlib.sha256).digest()
+
+
+def seal_reply_handle(relay_key: bytes, reference: str, number: str) -> bytes:
+    return aead_encrypt(
+        _handle_key(relay_key), number.encode(), b"reply-handle:" + reference.encode()
+    )
+
+
+def open_reply_handle(relay_key: bytes, reference: str, sealed: bytes) -> str:
+    """Raises SealError for another tip's handle or a wrong relay key."""
+    plain = aead_decrypt(_handle_key(relay_key), sealed, b"reply-handle:" + reference.encode())
+    return plain.decode()

@@ -1,0 +1,1 @@
+"""SMS intake through Twilio: signed webhooks, the guided conversation, reply handles."""
