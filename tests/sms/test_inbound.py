@@ -104,8 +104,9 @@ def test_without_an_auth_token_every_text_is_refused(client, runtime) -> None:  
 
 
 def test_a_whole_conversation_routes_the_tip_and_keeps_no_number(
-    sms_app, runtime, drain, world
+    sms_app, runtime, drain, world, caplog
 ) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level("DEBUG")
     client = sms_app.test_client()
     first = _message(_text(client, runtime, "They sell drugs behind the arena on Fridays."))
     tip = _tip(runtime)
@@ -139,6 +140,8 @@ def test_a_whole_conversation_routes_the_tip_and_keeps_no_number(
         )
     assert kinds.count("body") == 1 and kinds.count("message") == 2  # postal code + the van
     _assert_no_number_anywhere(runtime)
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records and not any(v in logs for v in (NUMBER, *NATIONAL, *GEO.values()))
 
 
 def _assert_no_number_anywhere(runtime) -> None:  # type: ignore[no-untyped-def]
@@ -201,6 +204,7 @@ def test_redis_down_the_text_is_still_a_tip(sms_app, runtime) -> None:  # type: 
     runtime.__dict__["redis"] = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
     try:
         reply = _message(_text(client, runtime, "Redis is down but this text must count."))
+        assert "<Message>" not in _message(_text(client, runtime, "STOP"))  # no 500 either
     finally:
         runtime.__dict__["redis"] = real
     tip = _tip(runtime)

@@ -96,13 +96,18 @@ def handle(runtime: Runtime, sms: InboundSms) -> Reply | None:
 
 def stop(runtime: Runtime, number: str) -> None:
     """STOP: forget the conversation and delete its reply handle; nothing is stored."""
-    conversation = conversations.load(runtime, number)
+    try:
+        conversation = conversations.load(runtime, number)
+    except redis.RedisError:
+        # Without Redis we cannot find the conversation; the handle expires with it anyway.
+        return
     if conversation is not None and conversation.tip_id is not None:
         with transaction(runtime.sessions) as session:
             handle = session.query(ReplyHandle).filter_by(tip_id=conversation.tip_id).first()
             if handle is not None:
                 session.delete(handle)
-    conversations.forget(runtime, number)
+    with contextlib.suppress(redis.RedisError):
+        conversations.forget(runtime, number)
 
 
 def _save(runtime: Runtime, number: str, conversation: Conversation) -> None:
