@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -210,19 +211,7 @@ def delete_message(client: Client, sid: str) -> DeleteResult:
     """
     if not _MESSAGE_SID.fullmatch(sid):
         raise ValueError("not a Twilio message SID")
-    try:
-        client.messages(sid).delete()
-    except TwilioException as exc:
-        if _is_gone(exc):
-            log.info("twilio message already gone: sid=%s", sid)
-            return DeleteResult.ALREADY_GONE
-        error = _error("Twilio refused to delete the message", exc)
-        log.info("twilio delete failed: sid=%s code=%s", sid, error.code)
-        raise error from None
-    except requests.RequestException:
-        raise Unavailable("Twilio could not be reached", retryable=True) from None
-    log.info("twilio message deleted: sid=%s", sid)
-    return DeleteResult.DELETED
+    return _delete(client.messages(sid).delete, "message", f"sid={sid}")
 
 
 def parse_media_url(media_url: str) -> tuple[str, str, str]:
@@ -312,16 +301,23 @@ def fetch_media(
 def delete_media(client: Client, media_url: str) -> DeleteResult:
     """Delete the media item at ``media_url`` (a URL as given to :func:`fetch_media`)."""
     account, message, media = parse_media_url(media_url)
+    resource = client.api.v2010.accounts(account).messages(message).media(media)
+    return _delete(resource.delete, "media item", f"media={media}")
+
+
+def _delete(call: Callable[[], object], what: str, ident: str) -> DeleteResult:
+    """One DELETE at Twilio: gone already is success; errors map to ProviderError and
+    carry only the code (Twilio's message text can quote a phone number)."""
     try:
-        client.api.v2010.accounts(account).messages(message).media(media).delete()
+        call()
     except TwilioException as exc:
         if _is_gone(exc):
-            log.info("twilio media already gone: media=%s", media)
+            log.info("twilio %s already gone: %s", what, ident)
             return DeleteResult.ALREADY_GONE
-        error = _error("Twilio refused to delete the media item", exc)
-        log.info("twilio media delete failed: media=%s code=%s", media, error.code)
+        error = _error(f"Twilio refused to delete the {what}", exc)
+        log.info("twilio %s delete failed: %s code=%s", what, ident, error.code)
         raise error from None
     except requests.RequestException:
         raise Unavailable("Twilio could not be reached", retryable=True) from None
-    log.info("twilio media deleted: media=%s", media)
+    log.info("twilio %s deleted: %s", what, ident)
     return DeleteResult.DELETED
