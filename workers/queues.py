@@ -2,31 +2,58 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
+import redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
+from tipline import outbox
+from tipline.outbox import Work
 from tipline.runtime import Runtime
+
+log = logging.getLogger("tipline.queues")
 
 # Backoff for transient failures (database restarting, lock timeouts).
 ROUTE_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+# Twilio jobs: Twilio unreachable or busy, and (deletes) error 20009 "not final yet",
+# which can last until the carrier reports delivery.
+SMS_RETRY = {
+    outbox.FETCH_MEDIA: Retry(max=5, interval=[10, 60, 300, 1800, 3600]),
+    outbox.SEND_SMS: Retry(max=5, interval=[10, 60, 300, 1800, 3600]),
+    outbox.PURGE_MESSAGE: Retry(max=8, interval=[30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600]),
+}
+# A message Twilio has just sent cannot be deleted before it is final: try a bit later.
+PURGE_SENT_DELAY = timedelta(seconds=60)
 
 
 def queue_names(runtime: Runtime) -> tuple[str, ...]:
+    """Worker queues, in priority order: routing first, then Twilio work, then cron jobs."""
     prefix = runtime.settings.redis_prefix
-    return (f"{prefix}-intake", f"{prefix}-maintenance")
+    return (f"{prefix}-intake", f"{prefix}-sms", f"{prefix}-maintenance")
 
 
-def intake_queue(runtime: Runtime) -> Queue:
-    # One Queue object per runtime: intake enqueues on every tip.
-    queue = runtime.__dict__.get("_intake_queue")
+def _queue(runtime: Runtime, index: int) -> Queue:
+    # One Queue object per runtime and name: intake enqueues on every tip and text.
+    cache = runtime.__dict__.setdefault("_queues", {})
+    queue = cache.get(index)
     if queue is None or queue.connection is not runtime.redis:
-        queue = Queue(queue_names(runtime)[0], connection=runtime.redis, serializer=JSONSerializer)
-        runtime.__dict__["_intake_queue"] = queue
+        name = queue_names(runtime)[index]
+        queue = cache[index] = Queue(name, connection=runtime.redis, serializer=JSONSerializer)
     return queue
 
 
+def intake_queue(runtime: Runtime) -> Queue:
+    return _queue(runtime, 0)
+
+
+def sms_queue(runtime: Runtime) -> Queue:
+    return _queue(runtime, 1)
+
+
 def maintenance_queue(runtime: Runtime) -> Queue:
-    return Queue(queue_names(runtime)[1], connection=runtime.redis, serializer=JSONSerializer)
+    return Queue(queue_names(runtime)[2], connection=runtime.redis, serializer=JSONSerializer)
 
 
 def route_job_id(runtime: Runtime, tip_id: int) -> str:
@@ -48,3 +75,45 @@ def enqueue_route_tip(runtime: Runtime, tip_id: int) -> None:
         result_ttl=0,
         failure_ttl=6 * 3600,
     )
+
+
+def work_job_id(runtime: Runtime, work: Work) -> str:
+    """The RQ job id of an outbox row: one job per row, so a second enqueue is a no-op
+    while the first is alive (route_tip keeps its id by tip, see route_job_id)."""
+    if work.job == outbox.ROUTE_TIP:
+        if work.tip_id is None:
+            raise ValueError("route_tip needs a tip id")
+        return route_job_id(runtime, work.tip_id)
+    return f"{runtime.settings.redis_prefix}-{work.job}-{work.outbox_id}"
+
+
+def enqueue_work(runtime: Runtime, work: Work, delay: timedelta | None = None) -> None:
+    """Enqueue the job of a committed outbox row, by id only. Raises redis errors; the
+    row stays and the sweeper enqueues it later."""
+    if work.job == outbox.ROUTE_TIP:
+        enqueue_route_tip(runtime, work.tip_id)  # type: ignore[arg-type]
+        return
+    options = {
+        "job_id": work_job_id(runtime, work),
+        "description": work.job,
+        "retry": SMS_RETRY[work.job],
+        "result_ttl": 0,
+        "failure_ttl": 6 * 3600,
+    }
+    queue = sms_queue(runtime)
+    if delay is not None:
+        queue.enqueue_in(delay, f"workers.jobs.{work.job}", work.outbox_id, **options)
+    else:
+        queue.enqueue(f"workers.jobs.{work.job}", work.outbox_id, **options)
+
+
+def enqueue_committed(
+    runtime: Runtime, work: tuple[Work, ...], delay: timedelta | None = None
+) -> None:
+    """Enqueue outbox rows that are committed already. Never raises for Redis: the row is
+    the promise, and with Redis down the sweeper enqueues it later."""
+    for item in work:
+        try:
+            enqueue_work(runtime, item, delay)
+        except redis.RedisError as exc:
+            log.warning("%s deferred to the sweeper (%s)", item.job, type(exc).__name__)

@@ -43,3 +43,23 @@ def open_reply_handle(relay_key: bytes, reference: str, sealed: bytes) -> str:
     """Raises SealError for another tip's handle or a wrong relay key."""
     plain = aead_decrypt(_handle_key(relay_key), sealed, b"reply-handle:" + reference.encode())
     return plain.decode()
+
+
+def _work_key(relay_key: bytes) -> bytes:
+    return hmac.new(relay_key, b"tipline/outbox/payload", hashlib.sha256).digest()
+
+
+def _work_context(job: str, tip_id: int | None) -> bytes:
+    return f"outbox:{job}:{'' if tip_id is None else tip_id}".encode()
+
+
+def seal_work(relay_key: bytes, job: str, tip_id: int | None, payload: bytes) -> bytes:
+    """Seal what a queued job needs (a Twilio SID, media URLs, a reply's text) under the
+    relay key, bound to the job name and the tip: the worker opens it, the database alone
+    does not."""
+    return aead_encrypt(_work_key(relay_key), payload, _work_context(job, tip_id))
+
+
+def open_work(relay_key: bytes, job: str, tip_id: int | None, sealed: bytes) -> bytes:
+    """Raises SealError for another job's or another tip's payload, or a wrong relay key."""
+    return aead_decrypt(_work_key(relay_key), sealed, _work_context(job, tip_id))

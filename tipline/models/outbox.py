@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tipline.models.base import Base, UTCDateTime
@@ -21,6 +21,12 @@ class OutboxEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(String(40))
-    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    # None for work about no tip (deleting a keyword text or a sent reply at Twilio).
+    tip_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tips.id", ondelete="CASCADE"), index=True
+    )
+    # What the job needs besides the tip (a Twilio SID, media URLs, a reply's text),
+    # sealed under the relay key (tipline.outbox): a copy of the database reveals none of it.
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # truncated, see above
     attempts: Mapped[int] = mapped_column(Integer, default=0)
