@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, has_request_context, request, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup, escape
@@ -151,6 +151,21 @@ def _template_context() -> dict[str, object]:
     }
 
 
+_catalog_app: Flask | None = None
+
+
+def render_in(language: str, *parts: object) -> str:
+    """``parts`` (lazy texts and plain strings) translated into ``language`` and joined
+    with a space, outside any request: the worker's texts to SMS tipsters."""
+    global _catalog_app
+    if _catalog_app is None:
+        app = Flask("tipline")  # root path: this package, where translations/ lives
+        babel.init_app(app, default_locale=DEFAULT_LANGUAGE)
+        _catalog_app = app
+    with _catalog_app.app_context(), force_locale(_supported(language) or DEFAULT_LANGUAGE):
+        return " ".join(str(part) for part in parts)
+
+
 def init_i18n(app: Flask) -> None:
     # Catalogs in tipline/translations (relative to the app's root path).
     babel.init_app(app, default_locale=DEFAULT_LANGUAGE, locale_selector=select_language)
@@ -169,5 +184,6 @@ __all__ = [
     "localized_name",
     "localized_url",
     "name_sort_key",
+    "render_in",
     "select_language",
 ]

@@ -25,7 +25,11 @@ class CronEntry:
     every_seconds: int
 
 
-CRON_TABLE: tuple[CronEntry, ...] = (CronEntry("workers.jobs.sweep_outbox", 30),)
+CRON_TABLE: tuple[CronEntry, ...] = (
+    CronEntry("workers.jobs.sweep_outbox", 30),
+    CronEntry("workers.jobs.expire_reply_handles", 3600),
+    CronEntry("workers.jobs.sweep_provider", 3600),
+)
 
 
 def heartbeat_key(runtime: Runtime) -> str:

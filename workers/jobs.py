@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from tipline.db import transaction
+from tipline.models.base import utcnow
 from tipline.triage.placement import place_tip
+from workers.queues import PURGE_SENT_DELAY, enqueue_committed
 from workers.runtime import get_runtime
 
 log = logging.getLogger("tipline.jobs")
@@ -22,6 +24,59 @@ def route_tip(tip_id: int) -> bool:
         # Content-free notice: which units and how urgent, nothing the tipster wrote.
         log.info("new %s-priority tip for %s", placement.priority, ", ".join(placement.units))
     return placement.placed
+
+
+def fetch_media(outbox_id: int) -> int:
+    """MMS: download, scrub and seal a text's media, then delete it at Twilio."""
+    from tipline.sms.media import attach_media
+
+    runtime = get_runtime()
+    result = attach_media(runtime, int(outbox_id))
+    if result is None:
+        return 0
+    enqueue_committed(runtime, result.work)
+    return result.kept
+
+
+def send_sms(outbox_id: int) -> str:
+    """Text an SMS tipster through the reply handle; what happened (outbound.SENT, …)."""
+    from tipline.sms.outbound import send_text
+
+    runtime = get_runtime()
+    result = send_text(runtime, int(outbox_id))
+    if result is None:
+        return "done before"
+    # Twilio refuses to delete a message before it is final: the status callback asks
+    # as soon as it is; this is the fallback if the callback never comes.
+    enqueue_committed(runtime, result.work, delay=PURGE_SENT_DELAY)
+    return result.outcome
+
+
+def purge_message(outbox_id: int) -> str:
+    """Delete a message and its media at Twilio (retried while Twilio says "too soon")."""
+    from tipline.sms.outbound import purge_message as purge
+
+    result = purge(get_runtime(), int(outbox_id))
+    return "done before" if result is None else result.value
+
+
+def expire_reply_handles() -> int:
+    """Delete the sealed numbers of conversations past TIPLINE_SMS_CONVERSATION_DAYS."""
+    from tipline.sms.expiry import expire_reply_handles as expire
+
+    runtime = get_runtime()
+    with transaction(runtime.sessions) as session:
+        count = expire(session, runtime.settings.sms_conversation_days, utcnow())
+    if count:
+        log.info("expired %d SMS reply handle(s)", count)
+    return count
+
+
+def sweep_provider() -> int:
+    """Delete the tip line's messages left at Twilio past the grace period."""
+    from tipline.sms.outbound import sweep_provider as sweep
+
+    return sweep(get_runtime(), utcnow())
 
 
 def sweep_outbox() -> int:

@@ -24,7 +24,8 @@ next delete answers 20009 once), ``too_soon_first_delete`` (every SID's first de
 answers 20009 once), ``media_redirect`` (media downloads answer 307 to a "CDN" on
 another host name, as Twilio does; ``cdn_fetches`` shows whether credentials followed),
 ``media_content_length`` (False: media bodies are sent without Content-Length),
-``fail_next(status, code, message)``. ``media_served`` tells whether each media body
+``fail_next(status, code, message)``. Messages can be listed (``To``, ``From``,
+``DateSent<`` filters, newest first, paged); set a message's ``sent_at`` to age it. ``media_served`` tells whether each media body
 was written whole or the client hung up early (a refused oversized download).
 
 Twilio's documentation does not say which HTTP status comes with error 20009; the fake
@@ -102,6 +103,8 @@ class Message:
     media: list[str] = field(default_factory=list)  # media SIDs
     deleted: bool = False
     date_created: str = field(default_factory=_now)
+    # When Twilio received (inbound) or sent it: what the list filter DateSent< looks at.
+    sent_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
 
 @dataclass
@@ -349,7 +352,7 @@ class FakeTwilio:
             "api_version": API_VERSION,
             "body": m.body,
             "date_created": m.date_created,
-            "date_sent": None,
+            "date_sent": format_datetime(m.sent_at),
             "date_updated": m.date_created,
             "direction": m.direction,
             "error_code": None,
@@ -511,6 +514,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._not_found()
             if request.method == "POST":
                 return self._create(request)
+            if request.method == "GET":
+                return self._list(request)
         elif match := _MESSAGE.fullmatch(path):
             if match["account"] != fake.account_sid:
                 return self._not_found()
@@ -553,6 +558,47 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.messages[message.sid] = message
         self._json(201, fake.message_json(message))
+
+    def _list(self, request: RecordedRequest) -> None:
+        """Messages newest first, filtered like Twilio's: To, From, DateSent< (ISO time)."""
+        fake = self.fake
+        query = {k: v[0] for k, v in request.query.items()}
+        before = query.get("DateSent<")
+        cutoff = datetime.fromisoformat(before.replace("Z", "+00:00")) if before else None
+        with fake._lock:
+            found = [
+                m
+                for m in fake.messages.values()
+                if not m.deleted
+                and ("To" not in query or m.to == query["To"])
+                and ("From" not in query or m.from_ == query["From"])
+                and (cutoff is None or m.sent_at < cutoff)
+            ]
+        found.sort(key=lambda m: m.sent_at, reverse=True)
+        size = max(1, min(int(query.get("PageSize", "50")), 1000))
+        page = int(query.get("Page", "0"))
+        chunk = found[page * size : (page + 1) * size]
+        base = f"/{API_VERSION}/Accounts/{fake.account_sid}/Messages.json"
+        rest = "&".join(f"{k}={v}" for k, v in query.items() if k not in ("Page", "PageSize"))
+
+        def uri(n: int) -> str:
+            return f"{base}?{rest}&PageSize={size}&Page={n}"
+
+        more = (page + 1) * size < len(found)
+        self._json(
+            200,
+            {
+                "messages": [fake.message_json(m) for m in chunk],
+                "end": page * size + len(chunk) - 1,
+                "first_page_uri": uri(0),
+                "next_page_uri": uri(page + 1) if more else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": uri(page - 1) if page else None,
+                "start": page * size,
+                "uri": uri(page),
+            },
+        )
 
     def _fetch_message(self, sid: str) -> None:
         with self.fake._lock:

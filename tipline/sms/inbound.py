@@ -10,23 +10,27 @@ import contextlib
 from dataclasses import dataclass, field
 
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from tipline import outbox
 from tipline.crypto import load_private_key, relay
 from tipline.db import transaction
 from tipline.followup.thread import TIPSTER, post_message
 from tipline.intake.service import UNKNOWN_ZONE, TipSubmission, accept_tip, reroute_tip
 from tipline.models import ReplyHandle, Tip
 from tipline.models.base import truncated_now
+from tipline.outbox import Work
 from tipline.runtime import Runtime
 from tipline.sms import conversation as conversations
-from tipline.sms import texts
+from tipline.sms import provider, texts
 from tipline.sms.conversation import ASK_CATEGORY, ASK_ZONE, NEW, OPEN, Conversation
 from tipline.sms.keywords import Keyword, keyword, language_of, menu_number, postal_code
 from tipline.triage.config import PRIORITIES
 from tipline.triage.routing import has_urgent_words
 
 MAX_BODY = 1600  # Twilio's own limit for one (concatenated) message
+MAX_MEDIA = 10  # Twilio's own limit per MMS
 PROVISIONAL_CATEGORY = "other"  # until the tipster picks one from the menu
 
 
@@ -34,7 +38,8 @@ PROVISIONAL_CATEGORY = "other"  # until the tipster picks one from the menu
 class InboundSms:
     number: str = field(repr=False)  # E.164, as Twilio sends From
     body: str = field(repr=False)
-    num_media: int = 0
+    message_sid: str = ""  # deleted at Twilio once what we keep of it is committed
+    media: tuple[str, ...] = field(default=(), repr=False)  # Twilio media URLs (MMS)
     opt_out: str | None = None  # Twilio's OptOutType: STOP, START or HELP
 
 
@@ -42,14 +47,17 @@ class InboundSms:
 class Reply:
     lang: str
     parts: tuple[object, ...]  # texts (lazy) and plain strings, joined with a space
-    route_tip_id: int | None = None  # a new tip to enqueue for routing after the commit
+    work: tuple[Work, ...] = ()  # committed outbox rows to enqueue after the answer
 
 
 def handle(runtime: Runtime, sms: InboundSms) -> Reply | None:
+    """The answer to one text. Raises SQLAlchemy's OperationalError when the database is
+    down and nothing was written (the webhook asks the tipster to send it again)."""
     word = keyword(sms.body)
     if sms.opt_out == "STOP" or word is Keyword.STOP:
-        stop(runtime, sms.number)
-        return None  # Twilio (or the carrier) confirms the opt-out itself
+        work = stop(runtime, sms)
+        # Twilio (or the carrier) confirms the opt-out itself: no answer of ours.
+        return Reply(language_of(sms.body), (), work) if work else None
     try:
         conversation = conversations.load(runtime, sms.number)
         state_available = True
@@ -57,23 +65,25 @@ def handle(runtime: Runtime, sms: InboundSms) -> Reply | None:
         conversation, state_available = None, False
     lang = conversation.lang if conversation else language_of(sms.body)
     if sms.opt_out == "START" or word is Keyword.START:
-        return Reply(lang, (texts.resumed(),))
+        return Reply(lang, (texts.resumed(),), _purge_alone(runtime, sms))
     if sms.opt_out == "HELP" or word is Keyword.HELP:
-        return Reply(lang, (texts.help_text(),))
+        return Reply(lang, (texts.help_text(),), _purge_alone(runtime, sms))
     if word in (Keyword.LANG_EN, Keyword.LANG_FR):
         lang = "fr" if word is Keyword.LANG_FR else "en"
         conversation = conversation or Conversation(step=NEW, lang=lang)
         conversation.lang = lang
         _save(runtime, sms.number, conversation)
-        return Reply(lang, (texts.language_set(),))
+        return Reply(lang, (texts.language_set(),), _purge_alone(runtime, sms))
     if len(sms.body) > MAX_BODY:
-        return Reply(lang, (texts.too_long(MAX_BODY),))  # nothing stored
-    if not sms.body.strip() and not sms.num_media:
-        return Reply(lang, (texts.empty(),))
-    media = (texts.media_not_yet(),) if sms.num_media else ()
+        # Nothing stored (its media neither): the tipster sends it again, shorter.
+        return Reply(lang, (texts.too_long(MAX_BODY),), _purge_alone(runtime, sms))
+    if not sms.body.strip() and not sms.media:
+        return Reply(lang, (texts.empty(),), _purge_alone(runtime, sms))
+    media = (texts.media_received(),) if sms.media else ()
 
     if conversation is None or conversation.step == NEW or conversation.tip_id is None:
         return _start(runtime, sms, lang, state_available)
+    finished = False
     with transaction(runtime.sessions) as session:
         tip = session.get(Tip, conversation.tip_id)
         if tip is None:  # deleted (retention) while the conversation lived: start afresh
@@ -85,29 +95,79 @@ def handle(runtime: Runtime, sms: InboundSms) -> Reply | None:
         elif conversation.step == ASK_ZONE:
             parts = _answer_zone(runtime, session, tip, conversation, sms.body, word)
         elif word is Keyword.DONE:
-            conversations.forget(runtime, sms.number)
-            return Reply(lang, (texts.done(),))
+            finished = True
+            parts = (texts.done(),)
         else:
             _add_text(runtime, session, tip, conversation, sms.body)
             parts = (texts.added(),)
-    _save(runtime, sms.number, conversation)
-    return Reply(lang, (*parts, *media))
+        work = _provider_work(session, runtime, sms, tip.id, lang)
+    if finished:
+        with contextlib.suppress(redis.RedisError):
+            conversations.forget(runtime, sms.number)
+    else:
+        _save(runtime, sms.number, conversation)
+    return Reply(lang, (*parts, *media), work)
 
 
-def stop(runtime: Runtime, number: str) -> None:
-    """STOP: forget the conversation and delete its reply handle; nothing is stored."""
+def stop(runtime: Runtime, sms: InboundSms) -> tuple[Work, ...]:
+    """STOP: forget the conversation and delete its reply handle; nothing is stored
+    (the STOP text itself is deleted at Twilio)."""
     try:
-        conversation = conversations.load(runtime, number)
+        conversation = conversations.load(runtime, sms.number)
     except redis.RedisError:
         # Without Redis we cannot find the conversation; the handle expires with it anyway.
-        return
-    if conversation is not None and conversation.tip_id is not None:
+        return _purge_alone(runtime, sms)
+    work: tuple[Work, ...] = ()
+    try:
         with transaction(runtime.sessions) as session:
-            handle = session.query(ReplyHandle).filter_by(tip_id=conversation.tip_id).first()
-            if handle is not None:
-                session.delete(handle)
+            if conversation is not None and conversation.tip_id is not None:
+                handle = session.query(ReplyHandle).filter_by(tip_id=conversation.tip_id).first()
+                if handle is not None:
+                    session.delete(handle)
+            work = _provider_work(session, runtime, sms, None)
+    except SQLAlchemyError:
+        # The conversation is forgotten anyway, so nothing can reach this number again;
+        # the orphaned handle expires with the conversation's time.
+        pass
     with contextlib.suppress(redis.RedisError):
-        conversations.forget(runtime, number)
+        conversations.forget(runtime, sms.number)
+    return work
+
+
+def _provider_work(
+    session: Session, runtime: Runtime, sms: InboundSms, tip_id: int | None, lang: str = "en"
+) -> tuple[Work, ...]:
+    """Stage what must happen at Twilio once this text is committed: fetch its media
+    (which then deletes the message), or delete the message now."""
+    if not provider.is_message_sid(sms.message_sid):
+        return ()
+    settings = runtime.settings
+    if tip_id is not None and sms.media:
+        job = outbox.FETCH_MEDIA
+        payload = {"message_sid": sms.message_sid, "media": list(sms.media), "lang": lang}
+    else:
+        job, tip_id, payload = outbox.PURGE_MESSAGE, None, {"sid": sms.message_sid}
+    return (
+        outbox.add(
+            session,
+            job,
+            tip_id=tip_id,
+            payload=payload,
+            relay_key=settings.relay_key,
+            granularity_minutes=settings.time_granularity_minutes,
+        ),
+    )
+
+
+def _purge_alone(runtime: Runtime, sms: InboundSms) -> tuple[Work, ...]:
+    """A text that adds nothing to a tip (a keyword, a refusal): only delete it at
+    Twilio. If the database is down the answer still goes out; the message stays at
+    Twilio until the provider sweep."""
+    try:
+        with transaction(runtime.sessions) as session:
+            return _provider_work(session, runtime, sms, None)
+    except SQLAlchemyError:
+        return ()
 
 
 def _save(runtime: Runtime, number: str, conversation: Conversation) -> None:
@@ -147,9 +207,13 @@ def _start(runtime: Runtime, sms: InboundSms, lang: str, state_available: bool) 
                 last_message_at=truncated_now(settings.time_granularity_minutes),
             )
         )
-    media = (texts.media_not_yet(),) if sms.num_media else ()
+        work = (
+            Work(outbox.ROUTE_TIP, receipt.outbox_id, receipt.tip_id),
+            *_provider_work(session, runtime, sms, receipt.tip_id, lang),
+        )
+    media = (texts.media_received(),) if sms.media else ()
     if not state_available or receipt.tip_key is None:
-        return Reply(lang, (texts.received(receipt.reference), *media), receipt.tip_id)
+        return Reply(lang, (texts.received(receipt.reference), *media), work)
     conversation = Conversation(
         step=ASK_CATEGORY,
         lang=lang,
@@ -160,7 +224,7 @@ def _start(runtime: Runtime, sms: InboundSms, lang: str, state_available: bool) 
     )
     _save(runtime, sms.number, conversation)
     parts = (texts.started(receipt.reference), texts.category_menu(runtime.config), *media)
-    return Reply(lang, parts, receipt.tip_id)
+    return Reply(lang, parts, work)
 
 
 def _add_text(

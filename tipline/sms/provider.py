@@ -11,6 +11,8 @@ Small named operations with plain results and a few exceptions the jobs can act 
   :class:`TooSoon` when Twilio refuses to delete a message that is not final yet
   (retry later, with backoff).
 * :func:`fetch_media` → ``(content, content_type)``, refused beyond ``max_bytes``.
+* :func:`old_message_sids` → the SIDs of the tip line's messages older than a time
+  (the provider sweep deletes what the outbox missed).
 
 Privacy: nothing here logs a phone number or a message body — only SIDs and Twilio error
 codes. Twilio's own error messages can quote the number ("The 'To' number +1… is not
@@ -24,6 +26,7 @@ import enum
 import logging
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -201,6 +204,37 @@ def send_sms(
         raise ProviderError("Twilio's answer has no message SID")
     log.info("twilio message sent: sid=%s", sid)
     return sid
+
+
+def old_message_sids(
+    client: Client, settings: Settings, before: datetime, limit: int = 1000
+) -> list[str]:
+    """SIDs of the messages still at Twilio, to or from the tip line, sent before
+    ``before`` (at most ``limit``). With a messaging service, only its messages."""
+    number = settings.twilio_from_number
+    queries: list[dict[str, Any]] = (
+        [{"to": number}, {"from_": number}] if number else [{}]  # a service: filter below
+    )
+    sids: list[str] = []
+    try:
+        for query in queries:
+            for message in client.messages.stream(
+                date_sent_before=before, limit=limit, page_size=min(limit, 1000), **query
+            ):
+                service = settings.twilio_messaging_service_sid
+                if not number and message.messaging_service_sid != service:
+                    continue
+                if isinstance(message.sid, str) and _MESSAGE_SID.fullmatch(message.sid):
+                    sids.append(message.sid)
+    except TwilioException as exc:
+        raise _error("Twilio refused to list messages", exc) from None
+    except requests.RequestException:
+        raise Unavailable("Twilio could not be reached", retryable=True) from None
+    return list(dict.fromkeys(sids))[:limit]
+
+
+def is_message_sid(value: str) -> bool:
+    return bool(_MESSAGE_SID.fullmatch(value))
 
 
 def delete_message(client: Client, sid: str) -> DeleteResult:

@@ -83,8 +83,18 @@ def too_long(limit: int) -> object:
     return _l("Too long: please send at most %(n)s characters per message.", n=limit)
 
 
-def media_not_yet() -> object:
-    return _l("Photos by text are not accepted yet; your words were received.")
+def media_received() -> object:
+    return _l("Your photos will be added once hidden data (like location) is removed.")
+
+
+def media_unsupported() -> object:
+    return _l(
+        "Tip line: a file you sent was not kept. We accept photos, PDF and Office files that open normally."
+    )
+
+
+def media_too_large() -> object:
+    return _l("Tip line: a file you sent was too large and was not kept.")
 
 
 def unavailable() -> object:

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Blueprint, Response, current_app, request
 from flask_babel import force_locale
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.datastructures import MultiDict
 
-from tipline.sms import texts
-from tipline.sms.inbound import InboundSms, Reply, handle
+from tipline.db import transaction
+from tipline.sms import provider, texts
+from tipline.sms.inbound import MAX_MEDIA, InboundSms, Reply, handle
 from tipline.sms.keywords import language_of
-from workers.queues import enqueue_route_tip
+from tipline.sms.outbound import purge_work
+from workers.queues import enqueue_committed
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 log = logging.getLogger("tipline.sms")
@@ -47,7 +49,7 @@ def signed_by_twilio() -> bool:
 
 def _twiml(reply: Reply | None) -> Response:
     response = MessagingResponse()
-    if reply is not None:
+    if reply is not None and reply.parts:
         with force_locale(reply.lang):
             response.message(" ".join(str(part) for part in reply.parts))
     return Response(str(response), mimetype="application/xml")
@@ -59,14 +61,11 @@ def inbound() -> Response:
         return Response("forbidden\n", status=403, mimetype="text/plain")
     runtime = _runtime()
     form = request.form
-    try:
-        num_media = max(0, min(int(form.get("NumMedia", "0") or 0), 10))
-    except ValueError:
-        num_media = 0
     sms = InboundSms(
         number=form.get("From", "").strip(),
         body=form.get("Body", ""),
-        num_media=num_media,
+        message_sid=form.get("MessageSid", ""),
+        media=media_urls(form),
         opt_out=form.get("OptOutType") or None,
     )
     try:
@@ -75,17 +74,50 @@ def inbound() -> Response:
         # Nothing was committed: ask the tipster to send it again (Twilio will not retry).
         log.error("database unavailable: SMS not taken")
         return _twiml(Reply(language_of(sms.body), (texts.unavailable(),)))
-    if reply is not None and reply.route_tip_id is not None:
-        try:
-            enqueue_route_tip(runtime, reply.route_tip_id)
-        except redis.RedisError as exc:
-            log.warning("route_tip deferred to the sweeper (%s)", type(exc).__name__)
+    if reply is not None:
+        enqueue_committed(runtime, reply.work)
     return _twiml(reply)
+
+
+def media_urls(form: MultiDict[str, str]) -> tuple[str, ...]:
+    """The MMS media URLs of a webhook, only those that point at Twilio's API (the worker
+    sends the account credentials with each download)."""
+    try:
+        count = max(0, min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA))
+    except ValueError:
+        count = 0
+    urls = []
+    for i in range(count):
+        url = form.get(f"MediaUrl{i}", "")
+        try:
+            provider.parse_media_url(url)
+        except ValueError:
+            log.warning("MMS media URL %d is not a Twilio media URL: ignored", i)
+            continue
+        urls.append(url)
+    return tuple(urls)
+
+
+# Statuses after which Twilio lets a message be deleted (before them: error 20009).
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "canceled", "read"})
 
 
 @bp.post("/status")
 def status() -> Response:
-    """Delivery status of a text we sent. Checked and acknowledged; nothing is stored."""
+    """Delivery status of a text we sent: once final, the message is deleted at Twilio.
+    Nothing else is read or stored (the callback carries the tipster's number)."""
     if not signed_by_twilio():
         return Response("forbidden\n", status=403, mimetype="text/plain")
+    sid = request.form.get("MessageSid", "")
+    final = request.form.get("MessageStatus", "") in FINAL_STATUSES
+    if final and provider.is_message_sid(sid):
+        runtime = _runtime()
+        try:
+            with transaction(runtime.sessions) as session:
+                work = purge_work(runtime, session, sid)
+        except SQLAlchemyError:
+            # The purge row written when the text was sent deletes it later anyway.
+            log.warning("status callback: database unavailable, purge left to the retry")
+        else:
+            enqueue_committed(runtime, (work,))
     return Response("", status=204)

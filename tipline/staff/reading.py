@@ -22,6 +22,7 @@ from tipline.errors import NotFound
 from tipline.followup.thread import FileInfo, Thread, read_thread
 from tipline.keyring import Unlocked, unlock_units
 from tipline.models import Membership, SealedItem, Tip, TipKeyGrant, TipUnit, Unit
+from tipline.sms.outbound import has_reply_handle
 from tipline.staff.sessions import StaffSession
 from tipline.store import AttachmentStore
 
@@ -92,6 +93,9 @@ class OpenedTip:
     lang: str
     postal_code: str | None = None
     point: tuple[float, float] | None = None
+    channel: str = "web"
+    # SMS tips: the tipster can still be texted (a reply handle exists; never the number).
+    textable: bool = False
 
 
 def _unlocked_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Tip, PrivateKey]:
@@ -163,6 +167,8 @@ def read_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Ope
         lang=body["lang"],
         postal_code=body.get("postal_code"),
         point=tuple(body["point"]) if body.get("point") else None,
+        channel=tip.channel,
+        textable=tip.channel == "sms" and has_reply_handle(session, tip.id),
     )
     return opened, thread
 

@@ -19,11 +19,20 @@ from flask import (
 from tipline import audit
 from tipline.db import transaction
 from tipline.errors import Forbidden, Unauthorized
-from tipline.followup.thread import INVESTIGATOR, REWARD_DECISIONS, post_message, set_reward
+from tipline.followup.thread import (
+    INVESTIGATOR,
+    REWARD_DECISIONS,
+    check_message,
+    post_message,
+    set_reward,
+)
 from tipline.models import Staff
+from tipline.outbox import Work
+from tipline.sms.outbound import queue_text
 from tipline.staff.login import authenticate
 from tipline.staff.reading import queue_for, read_attachment, read_tip, tip_to_write
 from tipline.staff.sessions import close_session, cookie_name, load_session, open_session
+from workers.queues import enqueue_committed
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -140,18 +149,20 @@ REWARD_ROLES = ("supervisor",)
 def message(reference: str):  # type: ignore[no-untyped-def]
     """Ask the tipster a question: sealed to the tip, read at /followup."""
     runtime = _runtime()
+    text = check_message(request.form.get("message", ""))
+    sms: Work | None = None
     with transaction(runtime.sessions) as db:
         tip = tip_to_write(db, g.staff_session, reference.strip().upper())
-        post_message(
-            db,
-            tip,
-            INVESTIGATOR,
-            request.form.get("message", ""),
-            runtime.settings.time_granularity_minutes,
-        )
+        post_message(db, tip, INVESTIGATOR, text, runtime.settings.time_granularity_minutes)
+        if tip.channel == "sms":
+            # Also texted to the tipster, by the worker, through the sealed reply handle.
+            sms = queue_text(db, runtime, tip, text)
         audit.record(db, f"staff:{g.staff_session.staff_id}", "tip.message", tip.reference)
-        target = tip.reference
-    return redirect(url_for("staff.tip", reference=target, sent="message"), 303)
+        target, channel = tip.reference, tip.channel
+    if sms is not None:
+        enqueue_committed(runtime, (sms,))
+    sent = "message" if channel == "web" else ("sms" if sms is not None else "sms-unreachable")
+    return redirect(url_for("staff.tip", reference=target, sent=sent), 303)
 
 
 @bp.post("/tips/<reference>/reward")
