@@ -58,3 +58,62 @@ def test_a_wrong_value_fails_at_start_naming_the_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=fragment):
         load_settings(_env(**{name: value}))
+
+
+SID = "AC" + "0123456789abcdef" * 2
+SERVICE = "MG" + "fedcba9876543210" * 2
+
+
+@pytest.mark.parametrize(
+    ("twilio", "fragment"),
+    [
+        ({"TWILIO_ACCOUNT_SID": SID}, "TWILIO_AUTH_TOKEN is not set"),
+        (
+            {"TWILIO_AUTH_TOKEN": "t" * 32, "TWILIO_FROM_NUMBER": "+15145550000"},
+            "TWILIO_ACCOUNT_SID is not set",
+        ),
+        ({"TWILIO_FROM_NUMBER": "+15145550000"}, "need TWILIO_ACCOUNT_SID"),
+        ({"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "t" * 32}, "replies need a sender"),
+        (
+            {
+                "TWILIO_ACCOUNT_SID": "AC123",
+                "TWILIO_AUTH_TOKEN": "t",
+                "TWILIO_FROM_NUMBER": "+15145550000",
+            },
+            "TWILIO_ACCOUNT_SID must look like",
+        ),
+        (
+            {
+                "TWILIO_ACCOUNT_SID": SID,
+                "TWILIO_AUTH_TOKEN": "t",
+                "TWILIO_FROM_NUMBER": "514-555-0000",
+            },
+            "TWILIO_FROM_NUMBER must be an E.164",
+        ),
+        (
+            {
+                "TWILIO_ACCOUNT_SID": SID,
+                "TWILIO_AUTH_TOKEN": "t",
+                "TWILIO_MESSAGING_SERVICE_SID": "MGx",
+            },
+            "TWILIO_MESSAGING_SERVICE_SID must look like",
+        ),
+    ],
+)
+def test_a_half_configured_twilio_account_fails_at_start(
+    twilio: dict[str, str], fragment: str
+) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        load_settings(_env(**twilio))
+
+
+def test_a_whole_twilio_account_is_taken_and_none_at_all_is_fine() -> None:
+    settings = load_settings(
+        _env(
+            TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN="token", TWILIO_MESSAGING_SERVICE_SID=SERVICE
+        )
+    )
+    assert (settings.twilio_account_sid, settings.twilio_messaging_service_sid) == (SID, SERVICE)
+    assert settings.twilio_from_number is None
+    bare = load_settings(_env())
+    assert bare.twilio_account_sid is None and bare.twilio_auth_token is None

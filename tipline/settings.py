@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -132,6 +133,51 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
+# E.164, or a short code: what Twilio accepts as a sending number.
+_SENDER = re.compile(r"\+[1-9]\d{6,14}|\d{3,8}")
+
+
+def _twilio(env: Mapping[str, str]) -> dict[str, str | None]:
+    """Twilio's four settings, all or nothing: a half-configured account would take texts
+    it can never answer, fetch or delete at Twilio."""
+    values = {
+        "twilio_account_sid": (env.get("TWILIO_ACCOUNT_SID") or "").strip() or None,
+        "twilio_auth_token": (env.get("TWILIO_AUTH_TOKEN") or "").strip() or None,
+        "twilio_from_number": (env.get("TWILIO_FROM_NUMBER") or "").strip() or None,
+        "twilio_messaging_service_sid": (env.get("TWILIO_MESSAGING_SERVICE_SID") or "").strip()
+        or None,
+    }
+    sid, token = values["twilio_account_sid"], values["twilio_auth_token"]
+    sender, service = values["twilio_from_number"], values["twilio_messaging_service_sid"]
+    if not sid and not token:
+        if sender or service:
+            raise SettingsError(
+                "TWILIO_FROM_NUMBER/TWILIO_MESSAGING_SERVICE_SID need TWILIO_ACCOUNT_SID and "
+                "TWILIO_AUTH_TOKEN"
+            )
+        return values
+    if not sid or not token:
+        missing = "TWILIO_AUTH_TOKEN" if sid else "TWILIO_ACCOUNT_SID"
+        raise SettingsError(
+            f"{missing} is not set: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together"
+        )
+    if not _ACCOUNT_SID.fullmatch(sid):
+        raise SettingsError("TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits")
+    if not sender and not service:
+        raise SettingsError(
+            "set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID: replies need a sender"
+        )
+    if sender and not _SENDER.fullmatch(sender):
+        raise SettingsError("TWILIO_FROM_NUMBER must be an E.164 number like +15145550000")
+    if service and not _SERVICE_SID.fullmatch(service):
+        raise SettingsError(
+            "TWILIO_MESSAGING_SERVICE_SID must look like MG followed by 32 hex digits"
+        )
+    return values
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, *, require_secrets: bool = True
 ) -> Settings:
@@ -169,6 +215,8 @@ def load_settings(
     if twilio_base and urlsplit(twilio_base).scheme not in ("http", "https"):
         raise SettingsError("TIPLINE_TWILIO_API_BASE must be an http(s) URL")
 
+    twilio = _twilio(env)
+
     kdf = KdfProfile()
     if env.get("TIPLINE_KDF_PROFILE") == "test":
         kdf = KdfProfile.for_tests()
@@ -185,10 +233,7 @@ def load_settings(
         secret_key=_secret(env, "TIPLINE_SECRET_KEY", require_secrets),
         relay_key=_secret(env, "TIPLINE_RELAY_KEY", require_secrets),
         pepper=_secret(env, "TIPLINE_PEPPER", require_secrets),
-        twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
-        twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
-        twilio_from_number=env.get("TWILIO_FROM_NUMBER") or None,
-        twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+        **twilio,
         twilio_api_base=twilio_base,
         redis_prefix=env.get("TIPLINE_REDIS_PREFIX") or "tipline",
         max_description_chars=_int(env, "TIPLINE_MAX_DESCRIPTION_CHARS", 20_000, 100, 1_000_000),
