@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from tipline.health import bp as health_bp
     from tipline.intake.web import bp as intake_bp
     from tipline.sms.webhook import bp as sms_bp
+    from tipline.staff.api import bp as api_bp
     from tipline.staff.views import bp as staff_bp
 
     app.register_blueprint(intake_bp)
@@ -110,6 +111,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Twilio cannot send a CSRF token: its requests are authenticated by signature instead.
     csrf.exempt(sms_bp)
     app.register_blueprint(sms_bp)
+    # The API authenticates with a bearer token in a header, never a cookie: a forged
+    # cross-site request cannot carry it, so there is nothing for CSRF to protect.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]

@@ -54,6 +54,12 @@ class Forbidden(TiplineError):
     code = "forbidden"
 
 
+class Conflict(TiplineError):
+    # The tip moved on since the person looked (closed already, claimed by someone else).
+    status = 409
+    code = "conflict"
+
+
 class ServiceUnavailable(TiplineError):
     status = 503
     code = "unavailable"

@@ -76,7 +76,7 @@ def current_unit_keys(session: Session, slugs: tuple[str, ...]) -> dict[str, Uni
     rotation must wait that long before its final re-sealing pass (tips sealed to the
     previous version in that window stay readable by members, who keep old versions).
     """
-    bind = session.get_bind().url.render_as_string(hide_password=True)
+    bind = session.get_bind().engine.url.render_as_string(hide_password=True)
     now = time.monotonic()
     found: dict[str, UnitKeyRow] = {}
     for slug in slugs:

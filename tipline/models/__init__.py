@@ -9,7 +9,7 @@ from tipline.models.base import Base
 from tipline.models.outbox import OutboxEntry
 from tipline.models.sms import ReplyHandle
 from tipline.models.staff import Membership, Staff
-from tipline.models.tip import SealedItem, Tip, TipKeyGrant, TipUnit
+from tipline.models.tip import SealedItem, Tip, TipKeyGrant, TipLink, TipTag, TipUnit
 from tipline.models.unit import Unit, UnitKey
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
     "Staff",
     "Tip",
     "TipKeyGrant",
+    "TipLink",
+    "TipTag",
     "TipUnit",
     "Unit",
     "UnitKey",

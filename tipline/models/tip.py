@@ -26,7 +26,10 @@ class Tip(Base):
     """A tip's routing metadata (clear) and its public key. Content is in SealedItem."""
 
     __tablename__ = "tips"
-    __table_args__ = (Index("ix_tips_status_priority", "status", "priority"),)
+    __table_args__ = (
+        Index("ix_tips_status_priority", "status", "priority"),
+        Index("ix_tips_received_at_id", "received_at", "id"),  # the queue's keyset order
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Random, not sequential: a reference must not reveal how many tips came before.
@@ -49,6 +52,13 @@ class Tip(Base):
     tipster_lookup: Mapped[str | None] = mapped_column(String(64), unique=True)
     # The tipster wrote since staff last opened the tip (the queue shows it).
     reply_waiting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Workflow (tipline/triage/workflow.py). Times truncated like received_at.
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first left "new"
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     units: Mapped[list[TipUnit]] = relationship(
         back_populates="tip", cascade="all, delete-orphan", passive_deletes=True
@@ -59,6 +69,32 @@ class Tip(Base):
     items: Mapped[list[SealedItem]] = relationship(
         back_populates="tip", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+class TipTag(Base):
+    """A label staff put on a tip (a short slug: tags are clear, so never free text)."""
+
+    __tablename__ = "tip_tags"
+    __table_args__ = (UniqueConstraint("tip_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class TipLink(Base):
+    """Two tips about the same thing: "related", or "duplicate" (tip_id duplicates the
+    other). Stored once per pair, from the tip it was made on."""
+
+    __tablename__ = "tip_links"
+    __table_args__ = (UniqueConstraint("tip_id", "linked_tip_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    linked_tip_id: Mapped[int] = mapped_column(
+        ForeignKey("tips.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
 
 
 class TipUnit(Base):

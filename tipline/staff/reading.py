@@ -21,63 +21,37 @@ from tipline.crypto.spool import encrypted_spool
 from tipline.errors import NotFound
 from tipline.followup.thread import FileInfo, Thread, read_thread
 from tipline.keyring import Unlocked, unlock_units
-from tipline.models import Membership, SealedItem, Tip, TipKeyGrant, TipUnit, Unit
+from tipline.models import Membership, SealedItem, Staff, Tip, TipKeyGrant, TipUnit, Unit
 from tipline.sms.outbound import has_reply_handle
 from tipline.staff.sessions import StaffSession
 from tipline.store import AttachmentStore
+from tipline.triage.workflow import links_of, read_notes, tags_of
 
 
-@dataclass(frozen=True)
-class QueueRow:
-    reference: str
-    category: str
-    zone: str | None
-    priority: str
-    status: str
-    received_at: datetime
-    units: tuple[str, ...]
-    reply_waiting: bool = False
+def reader_units(session: Session, staff_id: int) -> dict[int, str]:
+    """The units a staff member belongs to (id → slug): what their queue shows."""
+    return dict(
+        session.execute(
+            select(Unit.id, Unit.slug)
+            .join(Membership, Membership.unit_id == Unit.id)
+            .where(Membership.staff_id == staff_id)
+            .distinct()
+        ).all()
+    )
 
 
-def staff_unit_ids(session: Session, staff_id: int) -> set[int]:
-    return set(session.scalars(select(Membership.unit_id).where(Membership.staff_id == staff_id)))
-
-
-def queue_for(session: Session, staff_id: int, limit: int = 100) -> list[QueueRow]:
-    unit_ids = staff_unit_ids(session, staff_id)
-    if not unit_ids:
-        return []
-    tips = session.scalars(
-        select(Tip)
-        .where(
-            Tip.status != "received",
-            Tip.id.in_(select(TipUnit.tip_id).where(TipUnit.unit_id.in_(unit_ids))),
-        )
-        .order_by(Tip.received_at.desc(), Tip.id.desc())
-        .limit(limit)
-    ).all()
-    rows = []
-    for tip in tips:
-        slugs = tuple(
-            session.scalars(
-                select(Unit.slug)
-                .join(TipUnit, TipUnit.unit_id == Unit.id)
-                .where(TipUnit.tip_id == tip.id, Unit.id.in_(unit_ids))
-            )
-        )
-        rows.append(
-            QueueRow(
-                tip.reference,
-                tip.category,
-                tip.zone,
-                tip.priority,
-                tip.status,
-                tip.received_at,
-                slugs,
-                tip.reply_waiting,
-            )
-        )
-    return rows
+def unit_members(session: Session, slugs: list[str]) -> list[tuple[int, str]]:
+    """Active staff of these units, (id, email): whom a supervisor may assign a tip to."""
+    return list(
+        session.execute(
+            select(Staff.id, Staff.email)
+            .join(Membership, Membership.staff_id == Staff.id)
+            .join(Unit, Unit.id == Membership.unit_id)
+            .where(Unit.slug.in_(slugs), Staff.active.is_(True))
+            .distinct()
+            .order_by(Staff.email)
+        ).all()
+    )
 
 
 @dataclass(frozen=True)
@@ -96,9 +70,17 @@ class OpenedTip:
     channel: str = "web"
     # SMS tips: the tipster can still be texted (a reply handle exists; never the number).
     textable: bool = False
+    disposition: str | None = None
+    assignee: str | None = None  # the assignee's email
+    assignee_id: int | None = None
+    sla_breached: bool = False
+    units: tuple[tuple[str, str], ...] = ()  # (slug, "primary" | "info")
+    tags: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()  # (kind, reference), only tips the reader may see
+    notes: tuple[tuple[str, str, str], ...] = ()  # (author email, text, time)
 
 
-def _unlocked_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Tip, PrivateKey]:
+def unlocked_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Tip, PrivateKey]:
     """The tip and its private key, or NotFound: missing, not routed, not theirs, or damaged
     all look the same."""
     # Unlock first, whatever the reference, and fetch the tip with its key grants in one
@@ -136,7 +118,7 @@ def _tip_key(unlocked: Unlocked, tip: Tip, grants: list[TipKeyGrant]) -> Private
 
 def read_tip(session: Session, staff: StaffSession, reference: str) -> tuple[OpenedTip, Thread]:
     """The opened tip and its conversation (messages, files, reward decision)."""
-    tip, tip_key = _unlocked_tip(session, staff, reference)
+    tip, tip_key = unlocked_tip(session, staff, reference)
     body_item = session.scalars(
         select(SealedItem).where(SealedItem.tip_id == tip.id, SealedItem.kind == "body")
     ).first()
@@ -149,11 +131,14 @@ def read_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Ope
             )
         )
         thread = read_thread(session, tip, tip_key)
+        notes = read_notes(session, tip, tip_key)
     except SealError:
         # A damaged or moved ciphertext: the same answer as for a tip that is not theirs.
         raise NotFound("No such tip.") from None
     if tip.reply_waiting:
         tip.reply_waiting = False  # seen: the queue stops flagging it
+    people = {n.author_id for n in notes} | ({tip.assignee_id} if tip.assignee_id else set())
+    emails = dict(session.execute(select(Staff.id, Staff.email).where(Staff.id.in_(people))).all())
     audit.record(session, f"staff:{staff.staff_id}", "tip.read", tip.reference)
     opened = OpenedTip(
         reference=tip.reference,
@@ -169,15 +154,23 @@ def read_tip(session: Session, staff: StaffSession, reference: str) -> tuple[Ope
         point=tuple(body["point"]) if body.get("point") else None,
         channel=tip.channel,
         textable=tip.channel == "sms" and has_reply_handle(session, tip.id),
+        disposition=tip.disposition,
+        assignee=emails.get(tip.assignee_id) if tip.assignee_id else None,
+        assignee_id=tip.assignee_id,
+        sla_breached=tip.sla_breached,
+        units=tuple(
+            session.execute(
+                select(Unit.slug, TipUnit.role)
+                .join(TipUnit, TipUnit.unit_id == Unit.id)
+                .where(TipUnit.tip_id == tip.id)
+                .order_by(TipUnit.role.desc(), Unit.slug)
+            ).all()
+        ),
+        tags=tuple(tags_of(session, tip.id)),
+        links=tuple(links_of(session, tip.id, set(reader_units(session, staff.staff_id)))),
+        notes=tuple((emails.get(n.author_id, "former staff"), n.text, n.written_at) for n in notes),
     )
     return opened, thread
-
-
-def tip_to_write(session: Session, staff: StaffSession, reference: str) -> Tip:
-    """The tip, if this staff member can open it: adding to a tip needs the same right
-    as reading it, although sealing itself only needs the tip's public key."""
-    tip, _key = _unlocked_tip(session, staff, reference)
-    return tip
 
 
 def read_attachment(
@@ -185,7 +178,7 @@ def read_attachment(
 ) -> tuple[FileInfo, BinaryIO]:
     """The attachment's details and its plaintext in an encrypted spool (authenticated in
     full before the first byte is served)."""
-    tip, tip_key = _unlocked_tip(session, staff, reference)
+    tip, tip_key = unlocked_tip(session, staff, reference)
     item = session.scalars(
         select(SealedItem).where(
             SealedItem.tip_id == tip.id,

@@ -16,22 +16,19 @@ from flask import (
     url_for,
 )
 
-from tipline import audit
 from tipline.db import transaction
-from tipline.errors import Forbidden, Unauthorized
-from tipline.followup.thread import (
-    INVESTIGATOR,
-    REWARD_DECISIONS,
-    check_message,
-    post_message,
-    set_reward,
-)
+from tipline.errors import Unauthorized
+from tipline.followup.thread import REWARD_DECISIONS
 from tipline.models import Staff
-from tipline.outbox import Work
-from tipline.sms.outbound import queue_text
+from tipline.models.base import utcnow
+from tipline.staff.access import actor_of
+from tipline.staff.actions import REWARD_ROLES, perform
 from tipline.staff.login import authenticate
-from tipline.staff.reading import queue_for, read_attachment, read_tip, tip_to_write
+from tipline.staff.reading import read_attachment, read_tip, reader_units, unit_members
 from tipline.staff.sessions import close_session, cookie_name, load_session, open_session
+from tipline.triage.config import PRIORITIES
+from tipline.triage.queue import SORTS, list_queue, parse_filter
+from tipline.triage.workflow import DISPOSITIONS, LINK_KINDS, STATUSES, TRANSITIONS
 from workers.queues import enqueue_committed
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -114,11 +111,37 @@ def logout():  # type: ignore[no-untyped-def]
 @login_required
 def queue():  # type: ignore[no-untyped-def]
     runtime = _runtime()
+    args = request.args.to_dict(flat=True)
     with transaction(runtime.sessions) as db:
-        staff = db.get(Staff, g.staff_session.staff_id)
-        rows = queue_for(db, g.staff_session.staff_id)
+        actor = actor_of(db, g.staff_session)
+        staff = db.get(Staff, actor.staff_id)
+        units = reader_units(db, actor.staff_id)
+        queue_filter = parse_filter(args)
+        page = list_queue(
+            db,
+            units,
+            queue_filter,
+            actor_id=actor.staff_id,
+            now=utcnow(),
+            cursor=args.get("cursor") or None,
+        )
         email = staff.email if staff else ""
-    return render_template("staff/queue.html", rows=rows, email=email)
+    next_url = None
+    if page.next_cursor:
+        next_url = url_for("staff.queue", **{**args, "cursor": page.next_cursor})
+    return render_template(
+        "staff/queue.html",
+        rows=page.items,
+        email=email,
+        filter=queue_filter,
+        args=args,
+        units=sorted(units.values()),
+        statuses=STATUSES,
+        priorities=PRIORITIES,
+        sorts=SORTS,
+        next_url=next_url,
+        my_id=actor.staff_id,
+    )
 
 
 @bp.get("/tips/<reference>")
@@ -126,64 +149,37 @@ def queue():  # type: ignore[no-untyped-def]
 def tip(reference: str):  # type: ignore[no-untyped-def]
     runtime = _runtime()
     with transaction(runtime.sessions) as db:
+        actor = actor_of(db, g.staff_session)
         opened, thread = read_tip(db, g.staff_session, reference.strip().upper())
-        staff = db.get(Staff, g.staff_session.staff_id)
-        may_decide_reward = staff is not None and staff.role in REWARD_ROLES
+        members = unit_members(db, [slug for slug, _ in opened.units]) if actor.supervises else []
+        all_units = sorted(runtime.config.units)
     return render_template(
         "staff/tip.html",
         tip=opened,
         thread=thread,
         attachments=thread.files,
-        may_decide_reward=may_decide_reward,
+        actor=actor,
+        may_decide_reward=actor.role in REWARD_ROLES,
         decisions=REWARD_DECISIONS,
+        dispositions=DISPOSITIONS,
+        next_statuses=[s for s in TRANSITIONS.get(opened.status, ()) if s != "closed"],
+        may_close="closed" in TRANSITIONS.get(opened.status, ()),
+        link_kinds=LINK_KINDS,
+        members=members,
+        refer_units=[u for u in all_units if u not in dict(opened.units)],
         sent=request.args.get("sent"),
     )
 
 
-# Rewards are a supervisor's decision (Crime Stoppers practice: not the investigator's).
-REWARD_ROLES = ("supervisor",)
-
-
-@bp.post("/tips/<reference>/messages")
+@bp.post("/tips/<reference>/<action>")
 @login_required
-def message(reference: str):  # type: ignore[no-untyped-def]
-    """Ask the tipster a question: sealed to the tip, read at /followup."""
-    runtime = _runtime()
-    text = check_message(request.form.get("message", ""))
-    sms: Work | None = None
-    with transaction(runtime.sessions) as db:
-        tip = tip_to_write(db, g.staff_session, reference.strip().upper())
-        post_message(db, tip, INVESTIGATOR, text, runtime.settings.time_granularity_minutes)
-        if tip.channel == "sms":
-            # Also texted to the tipster, by the worker, through the sealed reply handle.
-            sms = queue_text(db, runtime, tip, text)
-        audit.record(db, f"staff:{g.staff_session.staff_id}", "tip.message", tip.reference)
-        target, channel = tip.reference, tip.channel
-    if sms is not None:
-        enqueue_committed(runtime, (sms,))
-    sent = "message" if channel == "web" else ("sms" if sms is not None else "sms-unreachable")
-    return redirect(url_for("staff.tip", reference=target, sent=sent), 303)
-
-
-@bp.post("/tips/<reference>/reward")
-@login_required
-def reward(reference: str):  # type: ignore[no-untyped-def]
+def act(reference: str, action: str):  # type: ignore[no-untyped-def]
+    """Every change to a tip from its page: claim, status, note, message, … (actions.py)."""
     runtime = _runtime()
     with transaction(runtime.sessions) as db:
-        staff = db.get(Staff, g.staff_session.staff_id)
-        if staff is None or staff.role not in REWARD_ROLES:
-            raise Forbidden("Only a supervisor can decide a reward.")
-        tip = tip_to_write(db, g.staff_session, reference.strip().upper())
-        set_reward(
-            db,
-            tip,
-            request.form.get("decision", ""),
-            request.form.get("note", ""),
-            runtime.settings.time_granularity_minutes,
-        )
-        audit.record(db, f"staff:{staff.id}", "tip.reward", tip.reference)
-        target = tip.reference
-    return redirect(url_for("staff.tip", reference=target, sent="reward"), 303)
+        done = perform(db, runtime, g.staff_session, reference, action, request.form)
+    enqueue_committed(runtime, done.work)
+    return redirect(url_for("staff.tip", reference=done.reference, sent=done.outcome), 303)
 
 
 @bp.get("/tips/<reference>/attachments/<item_key>")
