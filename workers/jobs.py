@@ -66,7 +66,12 @@ def expire_reply_handles() -> int:
 
     runtime = get_runtime()
     with transaction(runtime.sessions) as session:
-        count = expire(session, runtime.settings.sms_conversation_days, utcnow())
+        count = expire(
+            session,
+            runtime.settings.sms_conversation_days,
+            utcnow(),
+            runtime.settings.time_granularity_minutes,
+        )
     if count:
         log.info("expired %d SMS reply handle(s)", count)
     return count

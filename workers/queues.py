@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 
 import redis
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
 
 from tipline import outbox
@@ -103,8 +105,11 @@ def enqueue_work(runtime: Runtime, work: Work, delay: timedelta | None = None) -
     queue = sms_queue(runtime)
     if delay is not None:
         queue.enqueue_in(delay, f"workers.jobs.{work.job}", work.outbox_id, **options)
-    else:
-        queue.enqueue(f"workers.jobs.{work.job}", work.outbox_id, **options)
+        return
+    # unique: while this row's job exists (queued, running, or failed awaiting the
+    # sweeper's requeue), enqueueing it again does nothing.
+    with contextlib.suppress(DuplicateJobError):
+        queue.enqueue(f"workers.jobs.{work.job}", work.outbox_id, unique=True, **options)
 
 
 def enqueue_committed(

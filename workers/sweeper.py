@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -25,6 +26,7 @@ from workers.queues import enqueue_work, intake_queue, sms_queue, work_job_id
 log = logging.getLogger("tipline.sweeper")
 
 BATCH = 500
+MAX_BATCHES = 40  # 20,000 rows a sweep at most; the next sweep goes on
 # Past this many sweeps an entry is reported instead of retried again: something is
 # wrong with that tip (or the code), and a person must look.
 MAX_ATTEMPTS = 20
@@ -37,48 +39,78 @@ def sweep(runtime: Runtime) -> int:
     # retried or failed rather than waiting for the worker's maintenance interval.
     for queue in (queues[ROUTE_TIP], sms_queue(runtime)):
         queue.started_job_registry.cleanup()
-    with transaction(runtime.sessions) as session:
-        pending = session.execute(
-            select(OutboxEntry.id, OutboxEntry.job, OutboxEntry.tip_id, OutboxEntry.attempts)
-            .order_by(OutboxEntry.id)
-            .limit(BATCH)
-        ).all()
     enqueued = 0
-    for outbox_id, job, tip_id, attempts in pending:
-        work = Work(job, outbox_id, tip_id)
-        queue = queues.get(job) or sms_queue(runtime)
-        try:
-            job_id = work_job_id(runtime, work)
-            status = _job_status(runtime, job_id)
-            if status in _ALIVE:
-                continue
-            if attempts >= MAX_ATTEMPTS:
-                log.error(
-                    "%s for tip %s could not be done after %d attempts (outbox %d); needs a person",
-                    job,
-                    "-" if tip_id is None else tip_id,
-                    attempts,
-                    outbox_id,
-                )
-                continue
-            if status == JobStatus.FAILED:
-                # A failed job keeps its id in the failed registry; requeue it from there.
-                queue.failed_job_registry.requeue(job_id)
-            else:
-                enqueue_work(runtime, work)
-        except Exception:  # one bad entry must not stop the sweep of the others
-            log.exception("sweeper could not enqueue outbox %d (%s)", outbox_id, job)
-            continue
+    after = 0
+    # Every live row, a batch at a time: rows that wait (scheduled retries) or gave up
+    # must never keep newer rows from being swept.
+    for _ in range(MAX_BATCHES):
         with transaction(runtime.sessions) as session:
-            session.execute(
-                update(OutboxEntry)
-                .where(OutboxEntry.id == outbox_id)
-                .values(attempts=OutboxEntry.attempts + 1)
-            )
-        enqueued += 1
+            pending = session.execute(
+                select(OutboxEntry.id, OutboxEntry.job, OutboxEntry.tip_id)
+                .where(
+                    OutboxEntry.id > after,
+                    OutboxEntry.attempts < MAX_ATTEMPTS,
+                    OutboxEntry.claimed.is_(False),
+                )
+                .order_by(OutboxEntry.id)
+                .limit(BATCH)
+            ).all()
+        for outbox_id, job, tip_id in pending:
+            if _sweep_one(
+                runtime, queues.get(job) or sms_queue(runtime), Work(job, outbox_id, tip_id)
+            ):
+                enqueued += 1
+        if len(pending) < BATCH:
+            break
+        after = pending[-1][0]
     if enqueued:
         log.info("sweeper enqueued %d pending job(s)", enqueued)
+    _report_stuck(runtime)
     return enqueued
+
+
+def _sweep_one(runtime: Runtime, queue: Queue, work: Work) -> bool:
+    try:
+        job_id = work_job_id(runtime, work)
+        status = _job_status(runtime, job_id)
+        if status in _ALIVE:
+            return False
+        if status == JobStatus.FAILED:
+            # A failed job keeps its id in the failed registry; requeue it from there.
+            queue.failed_job_registry.requeue(job_id)
+        else:
+            enqueue_work(runtime, work)
+    except Exception:  # one bad entry must not stop the sweep of the others
+        log.exception("sweeper could not enqueue outbox %d (%s)", work.outbox_id, work.job)
+        return False
+    with transaction(runtime.sessions) as session:
+        session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id == work.outbox_id)
+            .values(attempts=OutboxEntry.attempts + 1)
+        )
+    return True
+
+
+def _report_stuck(runtime: Runtime) -> None:
+    """One line per sweep for the work nobody will retry: it needs a person."""
+    with transaction(runtime.sessions) as session:
+        stuck = session.execute(
+            select(OutboxEntry.id, OutboxEntry.job, OutboxEntry.tip_id)
+            .where((OutboxEntry.attempts >= MAX_ATTEMPTS) | OutboxEntry.claimed.is_(True))
+            .order_by(OutboxEntry.id)
+            .limit(20)
+        ).all()
+    if stuck:
+        log.error(
+            "outbox work needs a person (gave up after %d attempts, or interrupted while "
+            "texting a tipster): %s",
+            MAX_ATTEMPTS,
+            "; ".join(
+                f"{job} for tip {'-' if tip_id is None else tip_id} (outbox {outbox_id})"
+                for outbox_id, job, tip_id in stuck
+            ),
+        )
 
 
 def _job_status(runtime: Runtime, job_id: str) -> JobStatus | None:

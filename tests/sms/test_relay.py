@@ -466,3 +466,206 @@ def test_the_provider_sweep_deletes_only_old_messages_of_the_tip_line(
     assert sorted(fake_twilio.deleted_messages) == sorted([missed.sid, sent_by_us.sid])
     assert fake_twilio.exists(fresh.sid) and fake_twilio.exists(other.sid)
     assert jobs.sweep_provider() == 0
+
+
+# --- what the security review found: each test reproduces one of its findings ---------
+
+
+def test_stop_after_done_still_deletes_the_handle(
+    twilio_app, runtime, fake_twilio, drain, world
+) -> None:  # type: ignore[no-untyped-def]
+    client = twilio_app.test_client()
+    tip = _sms_tip_routed(client, runtime, fake_twilio, drain)
+    _text(client, runtime, fake_twilio, "DONE")
+    _text(client, runtime, fake_twilio, "STOP")
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ReplyHandle)) == 0
+    staff = twilio_app.test_client()
+    sign_in(staff, world["all"])
+    assert "sent=sms-unreachable" in _ask(staff, tip.reference, "Still there?").headers["Location"]
+    drain()
+    assert fake_twilio.sent == []
+
+
+def test_stop_deletes_the_handles_of_every_tip_from_that_number(
+    twilio_app, runtime, fake_twilio, drain
+) -> None:  # type: ignore[no-untyped-def]
+    client = twilio_app.test_client()
+    _text(client, runtime, fake_twilio, "First tip about a stolen boat.")
+    _text(client, runtime, fake_twilio, "NEW")
+    _text(client, runtime, fake_twilio, "Second tip about a burned car.")
+    _text(client, runtime, fake_twilio, "Someone else's tip.", number="+16135550199")
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Tip)) == 3
+    _text(client, runtime, fake_twilio, "ARRÊT")
+    with runtime.sessions() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(ReplyHandle)) == 1
+        )  # the other number's
+
+
+def test_a_stop_the_database_missed_is_honoured_by_the_worker(
+    twilio_app, runtime, fake_twilio, drain
+) -> None:  # type: ignore[no-untyped-def]
+    from tipline.app import create_app
+    from tipline.runtime import Runtime
+
+    client = twilio_app.test_client()
+    tip = _sms_tip_routed(client, runtime, fake_twilio, drain)
+    broken = Runtime(
+        runtime.settings.with_overrides(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    )
+    broken.__dict__["redis"] = runtime.redis
+    _text(create_app(runtime=broken).test_client(), broken, fake_twilio, "STOP")
+    with transaction(runtime.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(ReplyHandle)) == 1  # DB missed it
+        work = outbound.queue_text(session, runtime, session.get(Tip, tip.id), "Hello?")
+    assert jobs.send_sms(work.outbox_id) == outbound.UNREACHABLE
+    assert fake_twilio.sent == []
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ReplyHandle)) == 0
+
+
+def test_an_answer_after_done_joins_the_tip_and_new_starts_another(
+    twilio_app, runtime, fake_twilio, drain
+) -> None:  # type: ignore[no-untyped-def]
+    client = twilio_app.test_client()
+    tip = _sms_tip_routed(client, runtime, fake_twilio, drain)
+    _, done = _text(client, runtime, fake_twilio, "FIN")
+    assert "NEW" in done
+    _, reply = _text(client, runtime, fake_twilio, "It was red.")
+    assert "Added to your tip" in reply
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Tip)) == 1
+        assert session.get(Tip, tip.id).reply_waiting
+    _text(client, runtime, fake_twilio, "NEW")
+    _, started = _text(client, runtime, fake_twilio, "A different matter: a break-in.")
+    assert "Reply with a number" in started
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Tip)) == 2
+
+
+def test_a_refused_media_download_keeps_the_message_for_a_retry(
+    twilio_app, runtime, fake_twilio, drain, recovery_key, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    client = twilio_app.test_client()
+    photo = tagged_jpeg(tmp_path).read_bytes()
+    inbound, _ = _text(client, runtime, fake_twilio, "Photo.", [(photo, "image/jpeg")])
+    with runtime.sessions() as session:
+        fetch_id = session.scalars(
+            select(OutboxEntry.id).where(OutboxEntry.job == outbox.FETCH_MEDIA)
+        ).one()
+    fake_twilio.fail_next(401, 20003, "Authenticate")  # a rotated auth token, say
+    from tipline.sms.provider import ProviderError
+
+    with pytest.raises(ProviderError):
+        jobs.fetch_media(fetch_id)
+    assert fake_twilio.exists(inbound.message.sid) and fake_twilio.sent == []
+    assert jobs.fetch_media(fetch_id) == 1  # fixed: the retry keeps the photo
+    assert len(_open_files(runtime, recovery_key, _tip(runtime))) == 1
+
+
+def test_the_provider_sweep_leaves_messages_whose_media_waits(
+    twilio_app, runtime, fake_twilio
+) -> None:  # type: ignore[no-untyped-def]
+    from tipline.sms.outbound import PROVIDER_GRACE
+
+    client = twilio_app.test_client()
+    inbound, _ = _text(client, runtime, fake_twilio, "Photo.", [(b"x" * 64, "image/png")])
+    inbound.message.sent_at = utcnow() - PROVIDER_GRACE - timedelta(hours=1)
+    assert jobs.sweep_provider() == 0
+    assert fake_twilio.exists(inbound.message.sid)
+
+
+def test_the_provider_sweep_covers_a_messaging_services_numbers_only(runtime, fake_twilio) -> None:  # type: ignore[no-untyped-def]
+    from tipline.sms.outbound import PROVIDER_GRACE
+
+    service = "MG" + "1" * 32
+    runtime.settings = fake_twilio.configure(
+        runtime.settings, messaging_service_sid=service, from_number=None
+    )
+    fake_twilio.service_numbers[service] = ["+15145550001", "+15145550002"]
+    old = utcnow() - PROVIDER_GRACE - timedelta(hours=1)
+    ours = [
+        fake_twilio.receive(NUMBER, "To the first.", to="+15145550001").message,
+        fake_twilio.receive("+15145550002", "From the second.", to=NUMBER).message,
+    ]
+    other = fake_twilio.receive(NUMBER, "Another app.", to="+15145559999").message
+    for message in (*ours, other):
+        message.sent_at = old
+    assert jobs.sweep_provider() == 2
+    assert sorted(fake_twilio.deleted_messages) == sorted(m.sid for m in ours)
+    assert fake_twilio.exists(other.sid)
+
+
+def test_our_twiml_answers_are_deleted_once_final(twilio_app, runtime, fake_twilio, drain) -> None:  # type: ignore[no-untyped-def]
+    client = twilio_app.test_client()
+    _, reply = _text(client, runtime, fake_twilio, "A tip about a red truck.")
+    assert f'statusCallback="{runtime.settings.public_url}/sms/status"' in reply
+    # Twilio creates our answer as a message and reports on it to that URL.
+    answer = fake_twilio.receive("+15005550006", "Tip line: received…", to=NUMBER).message
+    assert _status(client, runtime, fake_twilio, answer.sid, "sent").status_code == 204
+    drain()
+    assert fake_twilio.exists(answer.sid)  # not final yet: nothing to do
+    assert _status(client, runtime, fake_twilio, answer.sid, "delivered").status_code == 204
+    drain()
+    assert not fake_twilio.exists(answer.sid)
+
+
+def test_a_text_is_never_sent_twice(twilio_app, runtime, fake_twilio, drain) -> None:  # type: ignore[no-untyped-def]
+    client = twilio_app.test_client()
+    tip = _sms_tip_routed(client, runtime, fake_twilio, drain)
+    with transaction(runtime.sessions) as session:
+        work = outbound.queue_text(session, runtime, session.get(Tip, tip.id), "Colour?")
+    # Enqueued twice (the sweeper racing the first enqueue): one job.
+    from workers.queues import enqueue_work, sms_queue
+
+    enqueue_work(runtime, work)
+    enqueue_work(runtime, work)
+    assert sms_queue(runtime).job_ids.count(work_job_id(runtime, work)) == 1
+    # Sent, then the worker dies before recording it: the next delivery does not resend.
+    with transaction(runtime.sessions) as session:
+        session.execute(
+            update(OutboxEntry).where(OutboxEntry.id == work.outbox_id).values(claimed=True)
+        )
+    drain()
+    assert fake_twilio.sent == []
+    with runtime.sessions() as session:
+        assert session.get(OutboxEntry, work.outbox_id).claimed  # left for a person
+
+
+def test_twilio_unreachable_before_sending_retries_the_text(
+    twilio_app, runtime, fake_twilio, drain
+) -> None:  # type: ignore[no-untyped-def]
+    from tipline.sms.provider import Unavailable
+
+    client = twilio_app.test_client()
+    tip = _sms_tip_routed(client, runtime, fake_twilio, drain)
+    with transaction(runtime.sessions) as session:
+        work = outbound.queue_text(session, runtime, session.get(Tip, tip.id), "Colour?")
+    base = runtime.settings.twilio_api_base
+    runtime.settings = runtime.settings.with_overrides(twilio_api_base="http://127.0.0.1:9")
+    with pytest.raises(Unavailable):
+        jobs.send_sms(work.outbox_id)
+    runtime.settings = runtime.settings.with_overrides(twilio_api_base=base)
+    with runtime.sessions() as session:
+        assert not session.get(OutboxEntry, work.outbox_id).claimed  # safe to retry
+    assert jobs.send_sms(work.outbox_id) == outbound.SENT
+    assert [m.body for m in fake_twilio.sent] == ["Colour?"]
+
+
+def test_rows_that_gave_up_never_block_the_sweep(
+    twilio_app, runtime, fake_twilio, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from workers import sweeper
+    from workers.queues import sms_queue
+
+    monkeypatch.setattr(sweeper, "BATCH", 2)
+    client = twilio_app.test_client()
+    for word in ("HELP", "HELP", "HELP"):
+        _text(client, runtime, fake_twilio, word)
+    with transaction(runtime.sessions) as session:
+        session.execute(update(OutboxEntry).values(attempts=sweeper.MAX_ATTEMPTS))
+    last, _ = _text(client, runtime, fake_twilio, "HELP")
+    sms_queue(runtime).empty()  # the newest row's job was lost
+    assert sweeper.sweep(runtime) == 1

@@ -25,7 +25,8 @@ answers 20009 once), ``media_redirect`` (media downloads answer 307 to a "CDN" o
 another host name, as Twilio does; ``cdn_fetches`` shows whether credentials followed),
 ``media_content_length`` (False: media bodies are sent without Content-Length),
 ``fail_next(status, code, message)``. Messages can be listed (``To``, ``From``,
-``DateSent<`` filters, newest first, paged); set a message's ``sent_at`` to age it. ``media_served`` tells whether each media body
+``DateSent<`` filters, newest first, paged); set a message's ``sent_at`` to age it.
+``service_numbers`` gives a messaging service its sender numbers (``/v1/Services/…``). ``media_served`` tells whether each media body
 was written whole or the client hung up early (a refused oversized download).
 
 Twilio's documentation does not say which HTTP status comes with error 20009; the fake
@@ -63,6 +64,7 @@ _MEDIA = re.compile(
     _ACCOUNT + r"/Messages/(?P<message>[^/]+)/Media/(?P<media>[^/.]+)(?P<json>\.json)?"
 )
 _CDN = re.compile(r"/cdn/(?P<token>[0-9a-f]{32})")
+_SERVICE_NUMBERS = re.compile(r"/v1/Services/(?P<service>MG[0-9a-fA-F]{32})/PhoneNumbers")
 
 S = TypeVar("S")
 
@@ -131,6 +133,8 @@ class FakeTwilio:
         self.auth_token = auth_token or secrets.token_hex(16)
         self.from_number = FROM_NUMBER
         self.opted_out: set[str] = set()
+        # Messaging services' sender pools: {service SID: [E.164 numbers]}
+        self.service_numbers: dict[str, list[str]] = {}
         self.too_soon: set[str] = set()
         self.too_soon_first_delete = False
         self.too_soon_status = 409
@@ -509,6 +513,8 @@ class _Handler(BaseHTTPRequestHandler):
             failure = fake._failures.pop(0) if fake._failures else None
         if failure:
             return self._error(*failure)
+        if (match := _SERVICE_NUMBERS.fullmatch(path)) and request.method == "GET":
+            return self._service_numbers(match["service"])
         if match := _MESSAGES.fullmatch(path):
             if match["account"] != fake.account_sid:
                 return self._not_found()
@@ -597,6 +603,40 @@ class _Handler(BaseHTTPRequestHandler):
                 "previous_page_uri": uri(page - 1) if page else None,
                 "start": page * size,
                 "uri": uri(page),
+            },
+        )
+
+    def _service_numbers(self, service: str) -> None:
+        """messaging.twilio.com/v1/Services/MG…/PhoneNumbers, one page, as Twilio shapes it."""
+        with self.fake._lock:
+            numbers = self.fake.service_numbers.get(service)
+        if numbers is None:
+            return self._not_found()
+        url = f"https://messaging.twilio.com/v1/Services/{service}/PhoneNumbers"
+        self._json(
+            200,
+            {
+                "phone_numbers": [
+                    {
+                        "sid": new_sid("PN"),
+                        "account_sid": self.fake.account_sid,
+                        "service_sid": service,
+                        "phone_number": number,
+                        "country_code": "US",
+                        "capabilities": ["SMS"],
+                        "url": f"{url}/PN",
+                    }
+                    for number in numbers
+                ],
+                "meta": {
+                    "page": 0,
+                    "page_size": 50,
+                    "first_page_url": url + "?PageSize=50&Page=0",
+                    "previous_page_url": None,
+                    "url": url + "?PageSize=50&Page=0",
+                    "next_page_url": None,
+                    "key": "phone_numbers",
+                },
             },
         )
 

@@ -146,6 +146,4 @@ def test_sweeper_gives_up_loudly_after_too_many_attempts(client, runtime, caplog
     caplog.set_level("ERROR", logger="tipline.sweeper")
     assert sweep(runtime) == 0
     tip_id = _tip(runtime, reference).id
-    assert any(
-        f"route_tip for tip {tip_id} could not be done" in r.getMessage() for r in caplog.records
-    )
+    assert any(f"route_tip for tip {tip_id} (outbox" in r.getMessage() for r in caplog.records)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from tipline.crypto.errors import SealError
 from tipline.crypto.symmetric import aead_decrypt, aead_encrypt
 
 
@@ -43,6 +44,16 @@ def open_reply_handle(relay_key: bytes, reference: str, sealed: bytes) -> str:
     """Raises SealError for another tip's handle or a wrong relay key."""
     plain = aead_decrypt(_handle_key(relay_key), sealed, b"reply-handle:" + reference.encode())
     return plain.decode()
+
+
+def handle_is_for(relay_key: bytes, reference: str, sealed: bytes, number: str) -> bool:
+    """Whether a sealed reply handle holds ``number`` (STOP deletes every handle of a
+    number this way: the database keeps nothing that would find them directly)."""
+    try:
+        found = open_reply_handle(relay_key, reference, sealed)
+    except SealError:
+        return False
+    return hmac.compare_digest(found.encode(), number.encode())
 
 
 def _work_key(relay_key: bytes) -> bytes:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import false
 
 from tipline.models.base import Base, UTCDateTime
 
@@ -28,5 +29,8 @@ class OutboxEntry(Base):
     # What the job needs besides the tip (a Twilio SID, media URLs, a reply's text),
     # sealed under the relay key (tipline.outbox): a copy of the database reveals none of it.
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Set, and committed, before a job does something it must not do twice (text a
+    # tipster): a later delivery finds it claimed and leaves it to a person.
+    claimed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # truncated, see above
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,6 +17,7 @@ from tipline.runtime import Runtime
 ASK_CATEGORY = "category"
 ASK_ZONE = "zone"
 OPEN = "open"  # routed; further texts are added to the tip
+FINISHED = "finished"  # DONE: still added to the tip (answers to questions); NEW starts anew
 NEW = "new"  # only a language chosen, no tip yet
 
 
@@ -59,3 +60,23 @@ def save(runtime: Runtime, number: str, conversation: Conversation) -> None:
 
 def forget(runtime: Runtime, number: str) -> None:
     runtime.redis.delete(_key(runtime, number))
+
+
+def _stopped_key(runtime: Runtime, number: str) -> str:
+    return runtime.key("sms-stopped", relay.pseudonym(runtime.settings.pepper, number))
+
+
+def mark_stopped(runtime: Runtime, number: str) -> None:
+    """Remember a STOP for as long as any reply handle could live: the worker checks it
+    before every text, so a STOP holds even if the database was down when it came."""
+    runtime.redis.set(
+        _stopped_key(runtime, number), b"1", ex=runtime.settings.sms_conversation_days * 86400
+    )
+
+
+def clear_stopped(runtime: Runtime, number: str) -> None:
+    runtime.redis.delete(_stopped_key(runtime, number))
+
+
+def is_stopped(runtime: Runtime, number: str) -> bool:
+    return bool(runtime.redis.exists(_stopped_key(runtime, number)))

@@ -15,12 +15,13 @@ from tipline import audit
 from tipline.models import ReplyHandle
 
 
-def expire_reply_handles(session: Session, days: int, now: datetime) -> int:
+def expire_reply_handles(session: Session, days: int, now: datetime, granularity: int) -> int:
     """Delete handles whose last text is more than ``days`` before ``now``; the count.
 
-    ``last_message_at`` is truncated (granularity), so a handle may live up to one
-    granularity step longer than ``days``: never shorter than promised to the tipster."""
-    cutoff = now - timedelta(days=days)
+    ``last_message_at`` is truncated down to the granularity, so the cutoff moves back by
+    one step: a handle lives up to one step longer than ``days``, never shorter than the
+    tipster was promised."""
+    cutoff = now - timedelta(days=days, minutes=granularity)
     deleted = session.execute(
         delete(ReplyHandle).where(ReplyHandle.last_message_at < cutoff)
     ).rowcount

@@ -10,6 +10,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 import redis
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from tipline.outbox import Work
 from tipline.runtime import Runtime
 from tipline.sms import conversation as conversations
 from tipline.sms import provider, texts
-from tipline.sms.conversation import ASK_CATEGORY, ASK_ZONE, NEW, OPEN, Conversation
+from tipline.sms.conversation import ASK_CATEGORY, ASK_ZONE, FINISHED, NEW, OPEN, Conversation
 from tipline.sms.keywords import Keyword, keyword, language_of, menu_number, postal_code
 from tipline.triage.config import PRIORITIES
 from tipline.triage.routing import has_urgent_words
@@ -65,7 +66,15 @@ def handle(runtime: Runtime, sms: InboundSms) -> Reply | None:
         conversation, state_available = None, False
     lang = conversation.lang if conversation else language_of(sms.body)
     if sms.opt_out == "START" or word is Keyword.START:
+        if state_available:
+            with contextlib.suppress(redis.RedisError):
+                conversations.clear_stopped(runtime, sms.number)
         return Reply(lang, (texts.resumed(),), _purge_alone(runtime, sms))
+    if word is Keyword.NEW:
+        # The next text starts a new tip (after DONE, texts join the last one).
+        with contextlib.suppress(redis.RedisError):
+            conversations.forget(runtime, sms.number)
+        return Reply(lang, (texts.new_tip(),), _purge_alone(runtime, sms))
     if sms.opt_out == "HELP" or word is Keyword.HELP:
         return Reply(lang, (texts.help_text(),), _purge_alone(runtime, sms))
     if word in (Keyword.LANG_EN, Keyword.LANG_FR):
@@ -83,7 +92,6 @@ def handle(runtime: Runtime, sms: InboundSms) -> Reply | None:
 
     if conversation is None or conversation.step == NEW or conversation.tip_id is None:
         return _start(runtime, sms, lang, state_available)
-    finished = False
     with transaction(runtime.sessions) as session:
         tip = session.get(Tip, conversation.tip_id)
         if tip is None:  # deleted (retention) while the conversation lived: start afresh
@@ -95,43 +103,57 @@ def handle(runtime: Runtime, sms: InboundSms) -> Reply | None:
         elif conversation.step == ASK_ZONE:
             parts = _answer_zone(runtime, session, tip, conversation, sms.body, word)
         elif word is Keyword.DONE:
-            finished = True
+            # Finished for now, not forgotten: an answer to an investigator's question
+            # must join this tip, not start a new one (NEW does that).
+            conversation.step = FINISHED
             parts = (texts.done(),)
         else:
             _add_text(runtime, session, tip, conversation, sms.body)
-            parts = (texts.added(),)
+            parts = (texts.added(),) if conversation.step == OPEN else (texts.added_after_done(),)
+            if sms.body.strip():
+                tip.reply_waiting = True  # the queue flags what the tipster added
         work = _provider_work(session, runtime, sms, tip.id, lang)
-    if finished:
-        with contextlib.suppress(redis.RedisError):
-            conversations.forget(runtime, sms.number)
-    else:
-        _save(runtime, sms.number, conversation)
+    _save(runtime, sms.number, conversation)
     return Reply(lang, (*parts, *media), work)
 
 
 def stop(runtime: Runtime, sms: InboundSms) -> tuple[Work, ...]:
-    """STOP: forget the conversation and delete its reply handle; nothing is stored
-    (the STOP text itself is deleted at Twilio)."""
+    """STOP: no text of ours may reach this number again. Every reply handle that opens
+    to it is deleted (not only the live conversation's: an older tip, a conversation
+    ended with DONE, or one whose Redis state was lost), the STOP is remembered in Redis
+    for the worker to check before any text, and the conversation is forgotten. Either
+    store alone is enough to keep the promise; the STOP text is deleted at Twilio."""
+    stopped_in_redis = True
     try:
-        conversation = conversations.load(runtime, sms.number)
+        conversations.mark_stopped(runtime, sms.number)
+        conversations.forget(runtime, sms.number)
     except redis.RedisError:
-        # Without Redis we cannot find the conversation; the handle expires with it anyway.
-        return _purge_alone(runtime, sms)
-    work: tuple[Work, ...] = ()
+        stopped_in_redis = False
     try:
         with transaction(runtime.sessions) as session:
-            if conversation is not None and conversation.tip_id is not None:
-                handle = session.query(ReplyHandle).filter_by(tip_id=conversation.tip_id).first()
-                if handle is not None:
-                    session.delete(handle)
-            work = _provider_work(session, runtime, sms, None)
+            delete_handles_of(session, runtime.settings.relay_key, sms.number)
+            return _provider_work(session, runtime, sms, None)
     except SQLAlchemyError:
-        # The conversation is forgotten anyway, so nothing can reach this number again;
-        # the orphaned handle expires with the conversation's time.
-        pass
-    with contextlib.suppress(redis.RedisError):
-        conversations.forget(runtime, sms.number)
-    return work
+        if not stopped_in_redis:
+            raise  # neither store took the STOP: the webhook asks to send it again
+        return ()
+
+
+def delete_handles_of(session: Session, relay_key: bytes, number: str) -> int:
+    """Delete every reply handle that opens to ``number``; how many went."""
+    rows = session.execute(
+        select(ReplyHandle.id, ReplyHandle.sealed_number, Tip.reference).join(
+            Tip, Tip.id == ReplyHandle.tip_id
+        )
+    ).all()
+    ids = [
+        handle_id
+        for handle_id, sealed, reference in rows
+        if relay.handle_is_for(relay_key, reference, sealed, number)
+    ]
+    if ids:
+        session.execute(delete(ReplyHandle).where(ReplyHandle.id.in_(ids)))
+    return len(ids)
 
 
 def _provider_work(

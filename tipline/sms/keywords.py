@@ -12,6 +12,7 @@ class Keyword(Enum):
     HELP = "help"
     START = "start"
     DONE = "done"
+    NEW = "new"
     SKIP = "skip"
     LANG_EN = "lang-en"
     LANG_FR = "lang-fr"
@@ -23,6 +24,7 @@ _WORDS = {
     Keyword.HELP: {"HELP", "INFO", "AIDE"},
     Keyword.START: {"START", "UNSTOP", "YES", "DEBUT", "REPRENDRE"},
     Keyword.DONE: {"DONE", "FIN", "TERMINE"},
+    Keyword.NEW: {"NEW", "NOUVEAU", "NEW TIP", "NOUVEAU SIGNALEMENT"},
     Keyword.SKIP: {"SKIP", "PASSER", "PASS"},
     Keyword.LANG_EN: {"LANG", "ENGLISH", "ANGLAIS", "LANG EN", "LANGUE EN"},
     Keyword.LANG_FR: {"LANGUE", "FRANCAIS", "FRENCH", "LANG FR", "LANGUE FR"},

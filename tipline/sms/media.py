@@ -46,8 +46,9 @@ class _AlreadyDone(Exception):
 def attach_media(runtime: Runtime, outbox_id: int) -> MediaResult | None:
     """Do one ``fetch_media`` row; None when it was done before (idempotent).
 
-    Raises :class:`provider.ProviderError` when Twilio cannot be reached or refuses for
-    a reason that may pass: the row stays and the job is retried (and swept)."""
+    Raises :class:`provider.ProviderError` when Twilio cannot be reached or refuses the
+    download (anything but 404, gone): the row stays and the job is retried (and swept);
+    the message is not deleted at Twilio before its media is sealed."""
     settings = runtime.settings
     with transaction(runtime.sessions) as session:
         entry = session.get(OutboxEntry, outbox_id)
@@ -75,10 +76,12 @@ def attach_media(runtime: Runtime, outbox_id: int) -> MediaResult | None:
                 refused.append(NOTICE_TOO_LARGE)
                 continue
             except provider.ProviderError as exc:
-                if exc.retryable:
+                if exc.status != 404:
+                    # Unreachable, or refused (a rotated token answers 401): never drop the
+                    # item; the row stays, the job is retried, then swept, then reported.
                     raise
-                # Gone at Twilio (404) or refused for good: nothing to keep, nothing to tell.
-                log.warning("MMS item %d of outbox %d not fetched: %s", index, outbox_id, exc)
+                # Gone at Twilio already: nothing to keep, nothing to tell.
+                log.warning("MMS item %d of outbox %d is gone at Twilio", index, outbox_id)
                 continue
             total += len(data)
             if total > settings.max_attachments_bytes:

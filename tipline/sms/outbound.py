@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tipline import outbox
@@ -32,6 +32,7 @@ from tipline.i18n import _l, render_in
 from tipline.models import OutboxEntry, ReplyHandle, Tip
 from tipline.outbox import Work
 from tipline.runtime import Runtime
+from tipline.sms import conversation as conversations
 from tipline.sms import provider, texts
 from tipline.sms.media import NOTICE_TOO_LARGE, NOTICE_UNSUPPORTED
 
@@ -85,14 +86,19 @@ def status_callback_url(runtime: Runtime) -> str:
 
 
 def send_text(runtime: Runtime, outbox_id: int) -> SendResult | None:
-    """Do one ``send_sms`` row; None when it was done before.
+    """Do one ``send_sms`` row; None when it was done (or started) before.
 
-    Raises :class:`provider.ProviderError` (retryable) when Twilio cannot be reached: the
-    row stays and the job is retried."""
+    At most once: the row is claimed, and the claim committed, before the text goes to
+    Twilio. If Twilio could not have accepted it (unreachable, 5xx) the claim is undone
+    and the job retried; if it might have (the answer was lost), the row stays claimed
+    for a person to check, rather than texting the tipster twice."""
     settings = runtime.settings
     with transaction(runtime.sessions) as session:
         entry = session.get(OutboxEntry, outbox_id)
         if entry is None or entry.job != outbox.SEND_SMS:
+            return None
+        if entry.claimed:
+            log.error("text for outbox %d was interrupted while sending; needs a person", outbox_id)
             return None
         payload = outbox.payload_of(entry, settings.relay_key)
         tip = session.get(Tip, entry.tip_id) if entry.tip_id is not None else None
@@ -103,7 +109,7 @@ def send_text(runtime: Runtime, outbox_id: int) -> SendResult | None:
         )
         reference = tip.reference if tip is not None else ""
         sealed_number = handle.sealed_number if handle is not None else None
-    if sealed_number is None:
+    if tip is None or sealed_number is None:
         # The tipster texted STOP, or the conversation expired: nobody to text any more.
         _finish(runtime, outbox_id)
         log.info("text for outbox %d not sent: no reply handle", outbox_id)
@@ -126,29 +132,60 @@ def send_text(runtime: Runtime, outbox_id: int) -> SendResult | None:
         return SendResult(LOGGED)
     number = relay.open_reply_handle(settings.relay_key, reference, sealed_number)
     try:
-        sid = provider.send_sms(
-            client, settings, number, body, status_callback=status_callback_url(runtime)
-        )
-    except provider.OptedOut:
-        # Twilio's own opt-out list (the tipster texted STOP to the carrier): the handle
-        # is useless now, so it goes, as with our STOP.
-        with transaction(runtime.sessions) as session:
-            session.execute(delete(ReplyHandle).where(ReplyHandle.tip_id == tip.id))  # type: ignore[union-attr]
-            session.execute(delete(OutboxEntry).where(OutboxEntry.id == outbox_id))
-        log.info("text for tip %s not sent: the tipster opted out; handle deleted", reference)
-        return SendResult(UNREACHABLE)
-    except provider.ProviderError as exc:
-        if exc.retryable:
-            raise
-        _finish(runtime, outbox_id)
-        log.warning("text for tip %s refused by Twilio (error %s)", reference, exc.code)
-        return SendResult(REFUSED)
+        if conversations.is_stopped(runtime, number):
+            # A STOP the database did not take (it was down): honour it now.
+            _forget_handle(runtime, tip.id, outbox_id)
+            log.info("text for tip %s not sent: the tipster texted STOP", reference)
+            return SendResult(UNREACHABLE)
+        if not _claim(runtime, outbox_id):
+            return None
+        try:
+            sid = provider.send_sms(
+                client, settings, number, body, status_callback=status_callback_url(runtime)
+            )
+        except provider.OptedOut:
+            # Twilio's own opt-out list (the tipster texted STOP to the carrier): the
+            # handle is useless now, so it goes, as with our STOP.
+            _forget_handle(runtime, tip.id, outbox_id)
+            log.info("text for tip %s not sent: the tipster opted out; handle deleted", reference)
+            return SendResult(UNREACHABLE)
+        except provider.ProviderError as exc:
+            if exc.retryable and not exc.maybe_accepted:
+                _claim(runtime, outbox_id, undo=True)
+                raise
+            if exc.retryable:
+                log.error(
+                    "text for tip %s: Twilio's answer was lost, it may have been sent; "
+                    "needs a person (outbox %d)",
+                    reference,
+                    outbox_id,
+                )
+                return SendResult(REFUSED)
+            _finish(runtime, outbox_id)
+            log.warning("text for tip %s refused by Twilio (error %s)", reference, exc.code)
+            return SendResult(REFUSED)
     finally:
         del number
     # Sent: the outbound message is deleted at Twilio once final (the status callback
     # asks sooner; this row makes sure of it even if the callback never comes).
     purge = _finish(runtime, outbox_id, purge_sid=sid)
     return SendResult(SENT, purge)
+
+
+def _claim(runtime: Runtime, outbox_id: int, undo: bool = False) -> bool:
+    with transaction(runtime.sessions) as session:
+        result = session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id == outbox_id, OutboxEntry.claimed.is_(undo))
+            .values(claimed=not undo)
+        )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def _forget_handle(runtime: Runtime, tip_id: int, outbox_id: int) -> None:
+    with transaction(runtime.sessions) as session:
+        session.execute(delete(ReplyHandle).where(ReplyHandle.tip_id == tip_id))
+        session.execute(delete(OutboxEntry).where(OutboxEntry.id == outbox_id))
 
 
 def _finish(runtime: Runtime, outbox_id: int, purge_sid: str | None = None) -> tuple[Work, ...]:
@@ -198,18 +235,29 @@ PROVIDER_GRACE = timedelta(hours=48)
 
 def sweep_provider(runtime: Runtime, now: datetime, limit: int = 1000) -> int:
     """Delete the tip line's messages still at Twilio past :data:`PROVIDER_GRACE`;
-    returns how many went. Twilio unreachable: raises (the next sweep tries again)."""
-    client = provider.make_client(runtime.settings)
+    returns how many went. A message whose media is still waiting to be fetched is left
+    alone. Twilio unreachable: raises (the next sweep tries again)."""
+    settings = runtime.settings
+    client = provider.make_client(settings)
     if client is None:
         return 0
+    with transaction(runtime.sessions) as session:
+        waiting = {
+            outbox.payload_of(entry, settings.relay_key)["message_sid"]
+            for entry in session.scalars(
+                select(OutboxEntry).where(OutboxEntry.job == outbox.FETCH_MEDIA)
+            )
+        }
     deleted = 0
-    for sid in provider.old_message_sids(client, runtime.settings, now - PROVIDER_GRACE, limit):
+    for sid in provider.old_message_sids(client, settings, now - PROVIDER_GRACE, limit):
+        if sid in waiting:
+            continue
         try:
             if provider.delete_message(client, sid) is provider.DeleteResult.DELETED:
                 deleted += 1
         except provider.ProviderError as exc:
             # Not final yet (20009), or refused: the next sweep tries again.
-            log.info("provider sweep: message %s not deleted (error %s)", sid, exc.code)
+            log.info("provider sweep: a message was not deleted (error %s)", exc.code)
     if deleted:
         log.info("provider sweep deleted %d message(s) left at Twilio", deleted)
     return deleted

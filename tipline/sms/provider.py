@@ -14,8 +14,8 @@ Small named operations with plain results and a few exceptions the jobs can act 
 * :func:`old_message_sids` → the SIDs of the tip line's messages older than a time
   (the provider sweep deletes what the outbox missed).
 
-Privacy: nothing here logs a phone number or a message body — only SIDs and Twilio error
-codes. Twilio's own error messages can quote the number ("The 'To' number +1… is not
+Privacy: nothing here logs a phone number or a message body — only Twilio error codes,
+and SIDs at DEBUG level only (with exact times, a SID in a log would date a message). Twilio's own error messages can quote the number ("The 'To' number +1… is not
 valid"), so they are never copied into our exceptions, and SDK exceptions are not chained
 (a job's traceback stored by RQ would otherwise carry them).
 """
@@ -35,6 +35,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
 if TYPE_CHECKING:
     from tipline.settings import Settings
@@ -72,10 +73,14 @@ class ProviderError(Exception):
         code: int | None = None,
         status: int | None = None,
         retryable: bool = False,
+        maybe_accepted: bool = False,
     ) -> None:
         self.code = code
         self.status = status
         self.retryable = retryable
+        # The request may have reached Twilio and been acted on, its answer lost: sending
+        # again could text the tipster twice.
+        self.maybe_accepted = maybe_accepted
         super().__init__(f"{what} (Twilio error {code}, HTTP {status})")
 
 
@@ -163,6 +168,14 @@ def _error(what: str, exc: TwilioException) -> ProviderError:
     return ProviderError(what, code=code, status=status, retryable=retryable)
 
 
+def _refused(exc: requests.RequestException) -> bool:
+    """The connection was never made (refused, DNS, …): the request did not leave us."""
+    reason = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        getattr(reason, "reason", None), NewConnectionError
+    )
+
+
 def _is_gone(exc: TwilioException) -> bool:
     return getattr(exc, "status", None) == 404 or getattr(exc, "code", None) == ERROR_NOT_FOUND
 
@@ -196,41 +209,55 @@ def send_sms(
         error = _error("Twilio refused to send the message", exc)
         log.warning("twilio send failed: code=%s status=%s", error.code, error.status)
         raise error from None
-    except requests.RequestException:
-        log.warning("twilio send failed: Twilio unreachable")
-        raise Unavailable("Twilio could not be reached", retryable=True) from None
+    except requests.RequestException as exc:
+        never_sent = isinstance(exc, requests.ConnectTimeout) or _refused(exc)
+        log.warning("twilio send failed: %s", "unreachable" if never_sent else "no answer")
+        raise Unavailable(
+            "Twilio could not be reached", retryable=True, maybe_accepted=not never_sent
+        ) from None
     sid = message.sid
     if not isinstance(sid, str) or not _MESSAGE_SID.fullmatch(sid):
         raise ProviderError("Twilio's answer has no message SID")
-    log.info("twilio message sent: sid=%s", sid)
+    log.debug("twilio message sent: sid=%s", sid)
     return sid
+
+
+def tip_line_numbers(client: Client, settings: Settings) -> list[str]:
+    """The numbers tipsters text: TWILIO_FROM_NUMBER and the messaging service's senders."""
+    numbers = [settings.twilio_from_number] if settings.twilio_from_number else []
+    service = settings.twilio_messaging_service_sid
+    if service:
+        try:
+            for entry in client.messaging.v1.services(service).phone_numbers.stream():
+                if isinstance(entry.phone_number, str):
+                    numbers.append(entry.phone_number)
+        except TwilioException as exc:
+            raise _error("Twilio refused to list the service's numbers", exc) from None
+        except requests.RequestException:
+            raise Unavailable("Twilio could not be reached", retryable=True) from None
+    return list(dict.fromkeys(numbers))
 
 
 def old_message_sids(
     client: Client, settings: Settings, before: datetime, limit: int = 1000
 ) -> list[str]:
-    """SIDs of the messages still at Twilio, to or from the tip line, sent before
-    ``before`` (at most ``limit``). With a messaging service, only its messages."""
-    number = settings.twilio_from_number
-    queries: list[dict[str, Any]] = (
-        [{"to": number}, {"from_": number}] if number else [{}]  # a service: filter below
-    )
+    """SIDs of the messages still at Twilio to or from the tip line's numbers, sent
+    before ``before`` (at most ``limit`` per number and direction). Other numbers of the
+    account are never looked at."""
     sids: list[str] = []
     try:
-        for query in queries:
-            for message in client.messages.stream(
-                date_sent_before=before, limit=limit, page_size=min(limit, 1000), **query
-            ):
-                service = settings.twilio_messaging_service_sid
-                if not number and message.messaging_service_sid != service:
-                    continue
-                if isinstance(message.sid, str) and _MESSAGE_SID.fullmatch(message.sid):
-                    sids.append(message.sid)
+        for number in tip_line_numbers(client, settings):
+            for query in ({"to": number}, {"from_": number}):
+                for message in client.messages.stream(
+                    date_sent_before=before, limit=limit, page_size=min(limit, 1000), **query
+                ):
+                    if isinstance(message.sid, str) and _MESSAGE_SID.fullmatch(message.sid):
+                        sids.append(message.sid)
     except TwilioException as exc:
         raise _error("Twilio refused to list messages", exc) from None
     except requests.RequestException:
         raise Unavailable("Twilio could not be reached", retryable=True) from None
-    return list(dict.fromkeys(sids))[:limit]
+    return list(dict.fromkeys(sids))
 
 
 def is_message_sid(value: str) -> bool:
@@ -306,7 +333,7 @@ def fetch_media(
     with response:
         status = response.status_code
         if status != 200:
-            log.info("twilio media fetch failed: media=%s status=%s", media, status)
+            log.info("twilio media fetch failed: status=%s", status)
             raise ProviderError(
                 "Twilio refused the media download",
                 code=ERROR_NOT_FOUND if status == 404 else None,
@@ -315,20 +342,20 @@ def fetch_media(
             )
         announced = response.headers.get("Content-Length", "")
         if announced.isdigit() and int(announced) > max_bytes:
-            log.info("twilio media too large: media=%s", media)
+            log.info("twilio media too large")
             raise MediaTooLarge("the media item is too large", status=status)
         content = bytearray()
         try:
             for chunk in response.iter_content(_CHUNK):
                 content += chunk
                 if len(content) > max_bytes:
-                    log.info("twilio media too large: media=%s", media)
+                    log.info("twilio media too large")
                     raise MediaTooLarge("the media item is too large", status=status)
         except requests.RequestException:
             raise Unavailable("Twilio media download broke off", retryable=True) from None
         content_type = response.headers.get("Content-Type", "")
         content_type = content_type.split(";", 1)[0].strip().lower()
-    log.info("twilio media fetched: message=%s media=%s account=%s", message, media, account)
+    log.debug("twilio media fetched: message=%s media=%s account=%s", message, media, account)
     return bytes(content), content_type or "application/octet-stream"
 
 
@@ -346,12 +373,12 @@ def _delete(call: Callable[[], object], what: str, ident: str) -> DeleteResult:
         call()
     except TwilioException as exc:
         if _is_gone(exc):
-            log.info("twilio %s already gone: %s", what, ident)
+            log.debug("twilio %s already gone: %s", what, ident)
             return DeleteResult.ALREADY_GONE
         error = _error(f"Twilio refused to delete the {what}", exc)
-        log.info("twilio %s delete failed: %s code=%s", what, ident, error.code)
+        log.info("twilio %s delete failed: code=%s", what, error.code)
         raise error from None
     except requests.RequestException:
         raise Unavailable("Twilio could not be reached", retryable=True) from None
-    log.info("twilio %s deleted: %s", what, ident)
+    log.debug("twilio %s deleted: %s", what, ident)
     return DeleteResult.DELETED

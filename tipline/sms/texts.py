@@ -52,8 +52,17 @@ def added() -> object:
 
 def done() -> object:
     return _l(
-        "Thank you. Investigators may text you questions here. Text STOP to end all messages."
+        "Thank you. Investigators may text you questions here; your answers join this tip. "
+        "Text NEW for a new tip, STOP to end all messages."
     )
+
+
+def added_after_done() -> object:
+    return _l("Added to your tip. Text NEW to send a new tip instead.")
+
+
+def new_tip() -> object:
+    return _l("Tip line: text your new tip.")
 
 
 def help_text() -> object:

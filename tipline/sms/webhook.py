@@ -21,7 +21,7 @@ from tipline.db import transaction
 from tipline.sms import provider, texts
 from tipline.sms.inbound import MAX_MEDIA, InboundSms, Reply, handle
 from tipline.sms.keywords import language_of
-from tipline.sms.outbound import purge_work
+from tipline.sms.outbound import purge_work, status_callback_url
 from workers.queues import enqueue_committed
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -51,7 +51,12 @@ def _twiml(reply: Reply | None) -> Response:
     response = MessagingResponse()
     if reply is not None and reply.parts:
         with force_locale(reply.lang):
-            response.message(" ".join(str(part) for part in reply.parts))
+            # Our answer is a message at Twilio too (with the number, and the reference):
+            # its status callback tells us when it is final, and then it is deleted.
+            response.message(
+                " ".join(str(part) for part in reply.parts),
+                status_callback=status_callback_url(_runtime()),
+            )
     return Response(str(response), mimetype="application/xml")
 
 

@@ -1,4 +1,4 @@
-"""Outbox: work that is not about one tip (Twilio deletes), with a sealed payload
+"""Outbox: work that is not about one tip (Twilio deletes), a sealed payload, a claim
 
 Revision ID: 0004
 Revises: 0003
@@ -16,6 +16,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("payload", sa.LargeBinary(), nullable=True))
+        batch_op.add_column(
+            sa.Column("claimed", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
         batch_op.alter_column("tip_id", existing_type=sa.Integer(), nullable=True)
 
 
@@ -23,4 +26,5 @@ def downgrade() -> None:
     op.execute("DELETE FROM outbox WHERE tip_id IS NULL")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.alter_column("tip_id", existing_type=sa.Integer(), nullable=False)
+        batch_op.drop_column("claimed")
         batch_op.drop_column("payload")
