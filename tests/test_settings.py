@@ -51,6 +51,9 @@ def test_plain_postgresql_url_gets_the_psycopg_driver() -> None:
         ("TIPLINE_POW_BITS", "25", "between 0 and 24"),
         ("TIPLINE_FOLLOWUP_SESSION_MINUTES", "0", "between 2 and 120"),
         ("TIPLINE_FOLLOWUP_RATE_LIMIT", "often", "TIPLINE_FOLLOWUP_RATE_LIMIT"),
+        ("TIPLINE_SMTP_URL", "mail.example.org", "TIPLINE_SMTP_URL"),
+        ("TIPLINE_SMTP_URL", "http://mail.example.org", "TIPLINE_SMTP_URL"),
+        ("TIPLINE_MAIL_FROM", "tipline", "TIPLINE_MAIL_FROM"),
     ],
 )
 def test_a_wrong_value_fails_at_start_naming_the_variable(

@@ -118,6 +118,15 @@ def config_check() -> None:
     for zone, category, primary, info in routing_summary(cfg):
         table.add_row(zone, category, primary, ", ".join(info))
     console.print(table)
+    policy = cfg.policy
+    console.print(
+        "first triage within (hours): "
+        + ", ".join(f"{p} {h}" for p, h in policy.first_triage_hours.items())
+    )
+    console.print(
+        "closed tips kept (days): "
+        + ", ".join(f"{d} {n}" for d, n in policy.retention_days.items())
+    )
 
 
 # --- keys, units, staff -----------------------------------------------------------------

@@ -54,6 +54,8 @@ class Settings:
     pow_bits: int = 16  # optional proof of work in the tip form; 0 turns it off
     pow_tip_rate_limit: str = "30 per hour"  # tips with solved work, per connection
     sms_conversation_days: int = 30  # an SMS conversation and its reply handle live this long
+    smtp_url: str | None = None  # content-free notices to staff; None: written to the log
+    mail_from: str = "tipline@localhost"
     trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For)
     kdf: KdfProfile = field(default_factory=KdfProfile)
 
@@ -217,6 +219,18 @@ def load_settings(
 
     twilio = _twilio(env)
 
+    smtp_url = (env.get("TIPLINE_SMTP_URL") or "").strip() or None
+    if smtp_url:
+        smtp = urlsplit(smtp_url)
+        if smtp.scheme not in ("smtp", "smtps", "smtp+starttls") or not smtp.hostname:
+            raise SettingsError(
+                "TIPLINE_SMTP_URL must look like smtp://host:25, smtp+starttls://user:pass@host:587 "
+                "or smtps://user:pass@host:465"
+            )
+    mail_from = (env.get("TIPLINE_MAIL_FROM") or "tipline@localhost").strip()
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", mail_from):
+        raise SettingsError("TIPLINE_MAIL_FROM must be an email address")
+
     kdf = KdfProfile()
     if env.get("TIPLINE_KDF_PROFILE") == "test":
         kdf = KdfProfile.for_tests()
@@ -233,7 +247,10 @@ def load_settings(
         secret_key=_secret(env, "TIPLINE_SECRET_KEY", require_secrets),
         relay_key=_secret(env, "TIPLINE_RELAY_KEY", require_secrets),
         pepper=_secret(env, "TIPLINE_PEPPER", require_secrets),
-        **twilio,
+        twilio_account_sid=twilio["twilio_account_sid"],
+        twilio_auth_token=twilio["twilio_auth_token"],
+        twilio_from_number=twilio["twilio_from_number"],
+        twilio_messaging_service_sid=twilio["twilio_messaging_service_sid"],
         twilio_api_base=twilio_base,
         redis_prefix=env.get("TIPLINE_REDIS_PREFIX") or "tipline",
         max_description_chars=_int(env, "TIPLINE_MAX_DESCRIPTION_CHARS", 20_000, 100, 1_000_000),
@@ -249,6 +266,8 @@ def load_settings(
         pow_bits=_int(env, "TIPLINE_POW_BITS", 16, 0, 24),
         pow_tip_rate_limit=_rate(env, "TIPLINE_POW_TIP_RATE_LIMIT", "30 per hour"),
         sms_conversation_days=_int(env, "TIPLINE_SMS_CONVERSATION_DAYS", 30, 1, 365),
+        smtp_url=smtp_url,
+        mail_from=mail_from,
         trusted_proxies=_int(env, "TIPLINE_TRUSTED_PROXIES", 0, 0, 5),
         kdf=kdf,
     )

@@ -23,7 +23,20 @@ def route_tip(tip_id: int) -> bool:
     if placement.placed:
         # Content-free notice: which units and how urgent, nothing the tipster wrote.
         log.info("new %s-priority tip for %s", placement.priority, ", ".join(placement.units))
+        from tipline.triage.notices import announce_new_tip
+
+        announce_new_tip(runtime, placement)  # best effort: the tip is placed already
     return placement.placed
+
+
+def escalate_overdue() -> int:
+    """Mark tips past their first-triage deadline and tell their units' supervisors."""
+    from tipline.triage.notices import escalate_overdue as escalate
+
+    count = escalate(get_runtime(), utcnow())
+    if count:
+        log.info("%d tip(s) overdue for triage escalated", count)
+    return count
 
 
 def fetch_media(outbox_id: int) -> int:
@@ -82,6 +95,16 @@ def sweep_provider() -> int:
     from tipline.sms.outbound import sweep_provider as sweep
 
     return sweep(get_runtime(), utcnow())
+
+
+def delete_expired_tips() -> int:
+    """Delete closed tips past their disposition's retention period (config/policy.yaml)."""
+    from tipline.triage.retention import delete_expired
+
+    count = delete_expired(get_runtime(), utcnow())
+    if count:
+        log.info("deleted %d closed tip(s) past retention", count)
+    return count
 
 
 def sweep_outbox() -> int:

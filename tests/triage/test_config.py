@@ -372,3 +372,39 @@ def test_a_syntax_error_names_the_file(tmp_path: Path, file: str, text: str, kin
     (broken / file).write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"^{file}: {kind}"):
         load_config(broken)
+
+
+# --- policy.yaml: SLA deadlines and retention --------------------------------------------
+
+
+def test_shipped_policy_covers_every_priority_and_disposition(config: TiplineConfig) -> None:
+    from tipline.triage.config import DISPOSITIONS
+
+    assert set(config.policy.first_triage_hours) == set(PRIORITIES)
+    assert config.policy.first_triage_hours["urgent"] < config.policy.first_triage_hours["low"]
+    assert set(config.policy.retention_days) == set(DISPOSITIONS)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["first_triage_hours"].pop("urgent"), "first_triage_hours: missing urgent"),
+        (lambda d: d["first_triage_hours"].update(soon=3), "unknown key(s) 'soon'"),
+        (lambda d: d["first_triage_hours"].update(high="4h"), "first_triage_hours.high"),
+        (lambda d: d["retention_days"].update(arrest=0), "retention_days.arrest: must be between"),
+        (lambda d: d["retention_days"].pop("duplicate"), "retention_days: missing duplicate"),
+        (lambda d: d.update(retention="forever"), "unknown key(s) 'retention'"),
+    ],
+)
+def test_a_wrong_policy_fails_with_its_key(tmp_path: Path, edit: Edit, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(_broken(tmp_path, "policy.yaml", edit))
+    assert str(caught.value).startswith("policy.yaml") and message in str(caught.value)
+
+
+def test_a_missing_policy_file_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, broken)
+    (broken / "policy.yaml").unlink()
+    with pytest.raises(ConfigError, match="policy.yaml: file is missing"):
+        load_config(broken)

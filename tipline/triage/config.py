@@ -24,6 +24,19 @@ from shapely.validation import explain_validity
 
 LANGUAGES = ("en", "fr")
 PRIORITIES = ("urgent", "high", "normal", "low")  # most to least urgent
+# How a closed tip ended (the workflow's closing choice, and retention's key).
+DISPOSITIONS = (
+    "unfounded",
+    "duplicate",
+    "insufficient_information",
+    "information_passed",
+    "under_investigation",
+    "arrest",
+    "charges_laid",
+    "property_recovered",
+    "drugs_seized",
+    "no_action",
+)
 ANY = "*"
 
 # Ids end up in URLs, database rows and key-holder names: keep them plain slugs.
@@ -83,6 +96,12 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Policy:
+    first_triage_hours: dict[str, int]  # by priority
+    retention_days: dict[str, int]  # by disposition
+
+
+@dataclass(frozen=True)
 class TiplineConfig:
     provinces: dict[str, Province]
     zones: dict[str, Zone]
@@ -91,6 +110,7 @@ class TiplineConfig:
     rules: tuple[Rule, ...]
     urgent_words: dict[str, tuple[str, ...]]
     needs_zone_unit: str
+    policy: Policy
 
     @cached_property
     def _zone_list(self) -> tuple[Zone, ...]:
@@ -122,7 +142,7 @@ class TiplineConfig:
 
 
 def load_config(config_dir: Path) -> TiplineConfig:
-    """Read and validate the five config files in ``config_dir``."""
+    """Read and validate the six config files in ``config_dir``."""
     provinces = _load_provinces(_read(config_dir / "provinces.yaml"))
     zones = _load_zones(_read(config_dir / "zones.geojson"), provinces)
     categories = _load_categories(_read(config_dir / "categories.yaml"))
@@ -142,6 +162,7 @@ def load_config(config_dir: Path) -> TiplineConfig:
         rules=rules,
         urgent_words=_load_urgent_words(routing),
         needs_zone_unit=needs_zone_unit,
+        policy=_load_policy(_read(config_dir / "policy.yaml")),
     )
     _check_coverage(config)
     return config
@@ -333,6 +354,28 @@ def _load_categories(data: dict[str, Any]) -> dict[str, Category]:
             raise ConfigError(f"{at}.priority: {priority!r} is not one of {', '.join(PRIORITIES)}")
         categories[cid] = Category(cid, _names(entry, at), number, priority)
     return categories
+
+
+def _load_policy(data: dict[str, Any]) -> Policy:
+    where = "policy.yaml"
+    _check_keys(data, {"first_triage_hours", "retention_days"}, where)
+
+    def table(key: str, names: tuple[str, ...], most: int) -> dict[str, int]:
+        entry = _get(data, key, dict, where)
+        _check_keys(entry, set(names), _at(where, key))
+        missing = [name for name in names if name not in entry]
+        if missing:
+            raise ConfigError(f"{_at(where, key)}: missing {', '.join(missing)}")
+        values = {name: _get(entry, name, int, _at(where, key)) for name in names}
+        for name, value in values.items():
+            if not 1 <= value <= most:
+                raise ConfigError(f"{_at(where, key)}.{name}: must be between 1 and {most}")
+        return values
+
+    return Policy(
+        first_triage_hours=table("first_triage_hours", PRIORITIES, 24 * 365),
+        retention_days=table("retention_days", DISPOSITIONS, 100 * 365),
+    )
 
 
 def _load_units(data: dict[str, Any]) -> dict[str, UnitSpec]:

@@ -15,8 +15,9 @@ from tipline.models.base import truncated_now
 class Placement:
     tip_id: int
     placed: bool  # False when an earlier delivery already placed it
-    units: tuple[str, ...]
+    units: tuple[str, ...]  # the primary unit first
     priority: str
+    category: str = ""
 
 
 def place_tip(session: Session, tip_id: int, granularity_minutes: int) -> Placement | None:
@@ -46,4 +47,4 @@ def place_tip(session: Session, tip_id: int, granularity_minutes: int) -> Placem
             .order_by(TipUnit.role.desc(), Unit.slug)
         )
     )
-    return Placement(tip_id, changed == 1, slugs, tip.priority)
+    return Placement(tip_id, changed == 1, slugs, tip.priority, tip.category)

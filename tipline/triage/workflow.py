@@ -25,6 +25,7 @@ from tipline.keyring import current_unit_keys
 from tipline.models import Membership, SealedItem, Staff, Tip, TipKeyGrant, TipLink, TipTag, TipUnit
 from tipline.models.base import truncated_now, utcnow
 from tipline.models.unit import Unit
+from tipline.triage.config import DISPOSITIONS
 
 # Statuses a tip moves through once it is in a queue ("received" is before routing).
 OPEN_STATUSES = ("new", "in_review", "actioned", "referred")
@@ -38,18 +39,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "referred": ("in_review", "closed"),
     "closed": ("in_review",),
 }
-DISPOSITIONS = (
-    "unfounded",
-    "duplicate",
-    "insufficient_information",
-    "information_passed",
-    "under_investigation",
-    "arrest",
-    "charges_laid",
-    "property_recovered",
-    "drugs_seized",
-    "no_action",
-)
 LINK_KINDS = ("related", "duplicate")
 SUPERVISING_ROLES = ("supervisor", "admin")
 TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")

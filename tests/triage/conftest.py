@@ -1,0 +1,1 @@
+from tests.support.smtp import mailbox  # noqa: F401 - the fixture

@@ -1,0 +1,59 @@
+"""Closed tips are deleted when their disposition's retention period is over.
+
+Everything goes: the tip row and, by cascade, its sealed items, key grants, units,
+tags, links, SMS reply handle and outbox rows; then its sealed files, overwritten before
+they are unlinked. Each deletion is audited by reference, without content. Files are
+removed after the commit: a crash in between leaves sealed files nobody can find (their
+keys are gone with the rows), never a row whose files are missing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from tipline import audit
+from tipline.db import transaction
+from tipline.models import SealedItem, Tip
+from tipline.runtime import Runtime
+
+BATCH = 200
+
+
+def delete_expired(runtime: Runtime, now: datetime) -> int:
+    """Delete every closed tip past its retention; how many went."""
+    deleted = 0
+    for disposition, days in runtime.config.policy.retention_days.items():
+        cutoff = now - timedelta(days=days)
+        while True:
+            with transaction(runtime.sessions) as session:
+                rows = session.execute(
+                    select(Tip.id, Tip.reference)
+                    .where(
+                        Tip.status == "closed",
+                        Tip.disposition == disposition,
+                        Tip.closed_at < cutoff,
+                    )
+                    .order_by(Tip.id)
+                    .limit(BATCH)
+                ).all()
+                if not rows:
+                    break
+                ids = [tip_id for tip_id, _ in rows]
+                paths = [
+                    path
+                    for path in session.scalars(
+                        select(SealedItem.blob_path).where(SealedItem.tip_id.in_(ids))
+                    )
+                    if path
+                ]
+                session.execute(delete(Tip).where(Tip.id.in_(ids)))
+                for _, reference in rows:
+                    audit.record(
+                        session, "system", "tip.deleted", f"{reference} ({disposition}, retention)"
+                    )
+            for path in paths:
+                runtime.store.delete(path)
+            deleted += len(rows)
+    return deleted
