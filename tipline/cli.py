@@ -168,6 +168,81 @@ def keys_init(force: bool, private_out: Path | None) -> None:
         click.echo("\nAnyone holding it can read every tip. It is not stored anywhere.")
 
 
+@keys.command("rotate")
+@click.option("--unit", "slug", required=True, help="The unit whose key to replace.")
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The recovery private key (or TIPLINE_RECOVERY_KEY_FILE, or paste when asked).",
+)
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--settle-seconds",
+    default=None,
+    type=click.FloatRange(0, 3600),
+    help="Wait before the final pass, for web servers to pick up the new key "
+    "(default: their cache time).",
+)
+def keys_rotate(
+    slug: str, recovery_key_file: Path | None, batch: int, settle_seconds: float | None
+) -> None:
+    """New key version for UNIT; re-seal its tips' keys to it (resumes if interrupted)."""
+    import time
+
+    from rich.progress import Progress as Bar
+
+    from tipline import rotation
+    from tipline.db import transaction
+    from tipline.keyring import UNIT_KEY_CACHE_SECONDS, KeyringError
+
+    runtime = _runtime(require_secrets=False)
+    recovery = _recovery_private(recovery_key_file)
+    settle = UNIT_KEY_CACHE_SECONDS if settle_seconds is None else settle_seconds
+    try:
+        with transaction(runtime.sessions) as session:
+            unit = rotation.unit_by_slug(session, slug)
+            if rotation.in_progress(session, unit):
+                version = unit.key_version
+                click.echo(f"resuming the rotation of {slug} to key version {version}")
+            else:
+                version = rotation.start(session, unit, recovery)
+                click.echo(f"{slug}: new key version {version}, sealed to every member")
+        with transaction(runtime.sessions) as session:
+            unit = rotation.unit_by_slug(session, slug)
+            old_keys = rotation.old_unit_keys(session, unit, recovery)
+            state = rotation.progress(session, unit)
+
+        def reseal_all(bar: Bar, task: object) -> None:
+            while True:
+                with transaction(runtime.sessions) as session:
+                    unit = rotation.unit_by_slug(session, slug)
+                    done = rotation.reseal_batch(session, unit, old_keys, batch)
+                bar.advance(task, done)  # type: ignore[arg-type]
+                if done == 0:
+                    return
+
+        with Bar() as bar:
+            task = bar.add_task(f"re-sealing {slug}", total=state.total, completed=state.done)
+            reseal_all(bar, task)
+            # Web servers cache unit keys briefly: tips taken meanwhile may still be sealed
+            # to the old version. Wait that long, then catch them.
+            time.sleep(settle)
+            with transaction(runtime.sessions) as session:
+                bar.update(task, total=rotation.progress(session, unit).total)  # type: ignore[arg-type]
+            reseal_all(bar, task)
+        with transaction(runtime.sessions) as session:
+            unit = rotation.unit_by_slug(session, slug)
+            rotation.finish(session, unit)
+            final = rotation.progress(session, unit)
+    except KeyringError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{slug}: {final.done} tip(s) sealed to key version {version}; "
+        "older versions' grants and memberships deleted"
+    )
+    runtime.close()
+
+
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
