@@ -156,3 +156,60 @@ def test_worker_process_routes_a_pending_tip(settings, runtime, client) -> None:
     with runtime.sessions() as session:
         assert session.scalars(select(Tip.status).where(Tip.reference == reference)).one() == "new"
     assert reference not in result.stderr + result.stdout
+
+
+def test_staff_grant_adds_units_to_an_existing_account(
+    settings, runtime, recovery_key, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from tipline.crypto import generate_private_key
+    from tipline.crypto import recovery as rk
+    from tipline.db import transaction
+    from tipline.keyring import add_staff
+
+    with transaction(runtime.sessions) as session:
+        staff_id = add_staff(session, "granted@example.test", "investigator", settings.kdf).staff.id
+    key_file = tmp_path / "recovery.txt"
+    key_file.write_text(rk.encode_private(recovery_key))
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text(rk.encode_private(generate_private_key()))
+    env = settings_env(settings)
+    refused = tipline(
+        env,
+        "staff",
+        "grant",
+        "granted@example.test",
+        "--unit",
+        "on-east-general",
+        "--recovery-key-file",
+        str(wrong),
+    )
+    assert refused.returncode != 0 and "not this deployment's recovery key" in refused.stderr
+    unknown = tipline(
+        env,
+        "staff",
+        "grant",
+        "nobody@example.test",
+        "--unit",
+        "on-east-general",
+        "--recovery-key-file",
+        str(key_file),
+    )
+    assert unknown.returncode != 0 and "no active account" in unknown.stderr
+    done = tipline(
+        env,
+        "staff",
+        "grant",
+        "granted@example.test",
+        "--unit",
+        "on-east-general",
+        "--recovery-key-file",
+        str(key_file),
+    )
+    assert done.returncode == 0, done.stderr
+    with runtime.sessions() as session:
+        assert (
+            len(session.scalars(select(Membership).where(Membership.staff_id == staff_id)).all())
+            == 1
+        )
+        session.delete(session.get(Staff, staff_id))
+        session.commit()

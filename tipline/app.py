@@ -102,11 +102,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from tipline.intake.web import bp as intake_bp
     from tipline.sms.webhook import bp as sms_bp
     from tipline.staff.api import bp as api_bp
+    from tipline.staff.manage import bp as manage_bp
     from tipline.staff.views import bp as staff_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(followup_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(manage_bp)
     app.register_blueprint(health_bp)
     # Twilio cannot send a CSRF token: its requests are authenticated by signature instead.
     csrf.exempt(sms_bp)

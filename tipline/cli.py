@@ -344,6 +344,51 @@ def staff_add(
     runtime.close()
 
 
+@staff.command("grant")
+@click.argument("email")
+@click.option("--unit", "unit_slugs", multiple=True, required=True, help="Unit slug; repeatable.")
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The recovery private key (or TIPLINE_RECOVERY_KEY_FILE, or paste when asked).",
+)
+def staff_grant(email: str, unit_slugs: tuple[str, ...], recovery_key_file: Path | None) -> None:
+    """Make an existing account a member of units, with the recovery key (when no member
+    of the unit can do it from the Units page)."""
+    from sqlalchemy import select
+
+    from tipline.crypto import CryptoError
+    from tipline.db import transaction
+    from tipline.keyring import KeyringError, grant_unit, unit_key_from_recovery
+    from tipline.models import Staff, Unit
+
+    runtime = _runtime(require_secrets=False)
+    recovery = _recovery_private(recovery_key_file)
+    try:
+        with transaction(runtime.sessions) as session:
+            member = session.scalars(
+                select(Staff).where(Staff.email == email.strip().lower(), Staff.active.is_(True))
+            ).first()
+            if member is None:
+                raise KeyringError(f"no active account for {email}")
+            found = {
+                u.slug: u for u in session.scalars(select(Unit).where(Unit.slug.in_(unit_slugs)))
+            }
+            unknown = sorted(set(unit_slugs) - set(found))
+            if unknown:
+                raise KeyringError(f"unknown unit(s): {', '.join(unknown)}")
+            for slug in unit_slugs:
+                try:
+                    key = unit_key_from_recovery(session, found[slug], recovery)
+                except CryptoError:
+                    raise KeyringError("that is not this deployment's recovery key") from None
+                grant_unit(session, member, found[slug], unit_key=key)
+    except KeyringError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{email.strip().lower()} is now a member of {', '.join(unit_slugs)}")
+    runtime.close()
+
+
 # --- processes --------------------------------------------------------------------------
 
 

@@ -141,6 +141,7 @@ def queue():  # type: ignore[no-untyped-def]
         sorts=SORTS,
         next_url=next_url,
         my_id=actor.staff_id,
+        role=actor.role,
     )
 
 
