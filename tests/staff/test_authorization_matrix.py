@@ -104,8 +104,9 @@ def _urls(rule: str, reference: str, item_key: str, victim_id: int) -> list[str]
     return [url]
 
 
-def _fields(victim_id: int, other_reference: str) -> dict[str, str]:
-    """Every field any action reads, with values that would succeed for a member."""
+def _fields(victim_id: int, other_reference: str, newcomer_email: str) -> dict[str, str]:
+    """Every field any action reads, with values that would succeed for a member. Only
+    the throwaway newcomer is ever granted a unit (never an account of the shared world)."""
     return {
         "status": "in_review",
         "disposition": "",
@@ -117,7 +118,7 @@ def _fields(victim_id: int, other_reference: str) -> dict[str, str]:
         "message": "MATRIXQUESTION",
         "decision": "approved",
         "assignee_id": str(victim_id),
-        "email": "montreal@example.test",
+        "email": newcomer_email,
         "role": "supervisor",
         "password": "wrong password",
         "new_password": "another long password",
@@ -166,7 +167,7 @@ def test_nobody_outside_a_unit_reads_or_changes_its_tips(
         "other unit": Person(app, runtime, world["montreal"]),
         "admin of no unit": Person(app, runtime, admin_account),
     }
-    fields = _fields(world["north"].id, other)
+    fields = _fields(world["north"].id, other, newcomer.email)
     checked = 0
     for who, person in outsiders.items():
         for method, rule in routes:
@@ -197,7 +198,7 @@ def test_members_get_answers_never_errors(
     reference, item_key = target
     other = routed_tip(client, drain)  # another North tip, to link to
     person = Person(app, runtime, world[who])
-    fields = _fields(world["north"].id, other)
+    fields = _fields(world["north"].id, other, newcomer.email)
     statuses = {}
     for method, rule in _routes(app):
         for url in _urls(rule, reference, item_key, newcomer.id):
