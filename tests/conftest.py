@@ -21,7 +21,7 @@ import pyotp
 import pytest
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from tipline.crypto import KdfProfile, PrivateKey, generate_private_key
 from tipline.crypto import recovery as rk
@@ -244,3 +244,46 @@ def run_worker(runtime: Runtime) -> None:
 @pytest.fixture
 def drain(runtime: Runtime):  # type: ignore[no-untyped-def]
     return lambda: run_worker(runtime)
+
+
+@pytest.fixture
+def make_account(runtime, recovery_key):  # type: ignore[no-untyped-def]
+    """Accounts a test needs besides the shared world, removed after it:
+    ``make_account("who@example.test", "supervisor", ("qc-montreal-general",))``."""
+    from tipline.keyring import add_staff, grant_unit, unit_key_from_recovery
+    from tipline.models import Unit
+
+    made: list[int] = []
+
+    def make(email: str, role: str, units: tuple[str, ...] = ()) -> StaffAccount:
+        with transaction(runtime.sessions) as session:
+            created = add_staff(session, email, role, runtime.settings.kdf)
+            for slug in units:
+                unit = session.scalars(select(Unit).where(Unit.slug == slug)).one()
+                grant_unit(
+                    session,
+                    created.staff,
+                    unit,
+                    unit_key=unit_key_from_recovery(session, unit, recovery_key),
+                )
+        made.append(created.staff.id)
+        return StaffAccount(
+            created.staff.id, created.staff.email, created.password, created.totp_secret, units
+        )
+
+    yield make
+    with transaction(runtime.sessions) as session:
+        session.execute(delete(AuditEntry))
+        session.execute(delete(Staff).where(Staff.id.in_(made)))
+
+
+@pytest.fixture
+def admin_account(make_account):  # type: ignore[no-untyped-def]
+    """An administrator of no unit."""
+    return make_account("admin@example.test", "admin")
+
+
+@pytest.fixture
+def newcomer(make_account):  # type: ignore[no-untyped-def]
+    """An investigator of no unit yet."""
+    return make_account("newcomer@example.test", "investigator")

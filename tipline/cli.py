@@ -129,6 +129,59 @@ def config_check() -> None:
     )
 
 
+@main.group()
+def stats() -> None:
+    """Aggregate statistics (suppressed)."""
+
+
+@stats.command("export")
+@click.option(
+    "--by", "by", default="zone,category", show_default=True, help="Grouping keys, comma-separated."
+)
+@click.option("--period", default="month", show_default=True)
+@click.option("--from", "start", default=None, help="First day (YYYY-MM-DD); default a year ago.")
+@click.option("--to", "end", default=None, help="Last day, included (YYYY-MM-DD); default today.")
+@click.option("--format", "fmt", default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def stats_export(
+    by: str, period: str, start: str | None, end: str | None, fmt: str, output: Path | None
+) -> None:
+    """Suppressed statistics of every unit, as CSV, JSON or GeoJSON (audited)."""
+    from rich.console import Console
+
+    from tipline.db import transaction
+    from tipline.errors import InvalidInput
+    from tipline.models.base import utcnow
+    from tipline.stats import request as stats_request
+    from tipline.stats.export import export
+
+    runtime = _runtime(require_secrets=True)
+    try:
+        wanted = stats_request.parse(
+            by,
+            period,
+            start,
+            end,
+            fmt,
+            today=utcnow().date(),
+            k=runtime.settings.stats_k,
+            rounding=runtime.settings.stats_rounding,
+        )
+    except InvalidInput as exc:
+        raise click.UsageError(str(exc)) from exc  # exit code 2, like any bad option
+    console = Console(stderr=True)
+    with console.status("counting…"), transaction(runtime.sessions) as session:
+        text, _ = export(
+            session, runtime.config, runtime.settings, wanted, actor="cli", unit_ids=None
+        )
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"written to {output}")
+    else:
+        click.echo(text, nl=False)
+    runtime.close()
+
+
 # --- keys, units, staff -----------------------------------------------------------------
 
 

@@ -54,6 +54,9 @@ class Settings:
     pow_bits: int = 16  # optional proof of work in the tip form; 0 turns it off
     pow_tip_rate_limit: str = "30 per hour"  # tips with solved work, per connection
     sms_conversation_days: int = 30  # an SMS conversation and its reply handle live this long
+    timezone: str = "America/Toronto"  # statistics periods (days, weeks, months) are local
+    stats_k: int = 5  # counts under this are withheld from statistics
+    stats_rounding: bool = False  # random rounding to base 5 of published statistics
     smtp_url: str | None = None  # content-free notices to staff; None: written to the log
     mail_from: str = "tipline@localhost"
     trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For)
@@ -227,6 +230,18 @@ def load_settings(
                 "TIPLINE_SMTP_URL must look like smtp://host:25, smtp+starttls://user:pass@host:587 "
                 "or smtps://user:pass@host:465"
             )
+    timezone = (env.get("TIPLINE_TIMEZONE") or "America/Toronto").strip()
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except (ValueError, KeyError, OSError):
+        raise SettingsError(
+            f"TIPLINE_TIMEZONE: {timezone!r} is not a time zone name like America/Toronto"
+        ) from None
+    rounding = (env.get("TIPLINE_STATS_ROUNDING") or "off").strip().lower()
+    if rounding not in ("on", "off"):
+        raise SettingsError("TIPLINE_STATS_ROUNDING must be on or off")
     mail_from = (env.get("TIPLINE_MAIL_FROM") or "tipline@localhost").strip()
     if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", mail_from):
         raise SettingsError("TIPLINE_MAIL_FROM must be an email address")
@@ -266,6 +281,9 @@ def load_settings(
         pow_bits=_int(env, "TIPLINE_POW_BITS", 16, 0, 24),
         pow_tip_rate_limit=_rate(env, "TIPLINE_POW_TIP_RATE_LIMIT", "30 per hour"),
         sms_conversation_days=_int(env, "TIPLINE_SMS_CONVERSATION_DAYS", 30, 1, 365),
+        timezone=timezone,
+        stats_k=_int(env, "TIPLINE_STATS_K", 5, 2, 100),
+        stats_rounding=rounding == "on",
         smtp_url=smtp_url,
         mail_from=mail_from,
         trusted_proxies=_int(env, "TIPLINE_TRUSTED_PROXIES", 0, 0, 5),

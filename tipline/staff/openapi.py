@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from tipline.followup.thread import REWARD_DECISIONS
+from tipline.stats.request import FORMATS, PERIODS
+from tipline.stats.request import KEYS as STATS_KEYS
 from tipline.triage.config import PRIORITIES
 from tipline.triage.queue import ASSIGNEE_FILTERS, MAX_PAGE, SORTS
 from tipline.triage.workflow import DISPOSITIONS, LINK_KINDS, STATUSES
@@ -217,6 +219,29 @@ def document() -> dict[str, Any]:
                             },
                         },
                         **_errors(400, 401),
+                    },
+                }
+            },
+            "/stats": {
+                "get": {
+                    "summary": "Suppressed aggregate statistics (supervisors: their units; "
+                    "admins: all)",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "by",
+                            "in": "query",
+                            "description": "Comma-separated: " + ", ".join(STATS_KEYS),
+                            "schema": _string(),
+                        },
+                        {"name": "period", "in": "query", "schema": _string(enum=list(PERIODS))},
+                        {"name": "from", "in": "query", "schema": _string(format="date")},
+                        {"name": "to", "in": "query", "schema": _string(format="date")},
+                        {"name": "format", "in": "query", "schema": _string(enum=list(FORMATS))},
+                    ],
+                    "responses": {
+                        "200": {"description": "The export, with its method and parameters"},
+                        **_errors(400, 401, 403),
                     },
                 }
             },
