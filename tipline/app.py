@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from tipline.intake.web import bp as intake_bp
     from tipline.sms.webhook import bp as sms_bp
     from tipline.staff.api import bp as api_bp
+    from tipline.staff.dashboard import bp as dashboard_bp
     from tipline.staff.manage import bp as manage_bp
     from tipline.staff.views import bp as staff_bp
 
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(followup_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(manage_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(health_bp)
     # Twilio cannot send a CSRF token: its requests are authenticated by signature instead.
     csrf.exempt(sms_bp)

@@ -1,0 +1,67 @@
+"""The statistics dashboard: drawn from suppressed tables, scoped by role, audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from tests.stats.test_exports import _add_tips
+from tests.support.forms import sign_in
+from tipline.models import AuditEntry
+
+pytestmark = pytest.mark.embedded
+
+
+def test_a_supervisor_sees_charts_and_a_map_with_small_counts_withheld(app, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    may = datetime(2026, 5, 10, 15, tzinfo=UTC)
+    _add_tips(
+        runtime, [{"zone": "on-north", "category": "drugs", "received_at": may} for _ in range(9)]
+    )
+    _add_tips(
+        runtime, [{"zone": "on-central", "category": "drugs", "received_at": may} for _ in range(7)]
+    )
+    _add_tips(
+        runtime,
+        [
+            {
+                "zone": "qc-montreal",
+                "category": "drugs",
+                "received_at": may,
+                "unit": "qc-montreal-general",
+            }
+            for _ in range(2)
+        ],
+    )
+    chief = app.test_client()
+    sign_in(chief, world["chief"])
+    page = chief.get("/staff/stats?period=month&from=2026-05-01&to=2026-05-31")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count("<svg") == 5
+    assert "North District: 9" in html  # the map's label for a published zone
+    assert "Montréal: withheld" in html and "Montréal: 2" not in html
+    assert "Central District: withheld" in html  # its complement: the smallest other zone
+    assert "<script" not in html and "http" not in html.split("<svg", 1)[1].replace(
+        "http://www.w3.org/2000/svg", ""
+    )
+    download = chief.get(
+        "/staff/stats/export?by=zone&format=csv&period=month&from=2026-05-01&to=2026-05-31"
+    )
+    assert download.status_code == 200 and "on-north" in download.data.decode("utf-8-sig")
+    with runtime.sessions() as session:
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action.like("stats.%"))
+        ).all()
+    assert sorted(actions) == ["stats.dashboard", "stats.export"]
+
+
+def test_investigators_get_no_statistics_and_bad_dates_are_explained(app, world) -> None:  # type: ignore[no-untyped-def]
+    north = app.test_client()
+    sign_in(north, world["north"])
+    assert north.get("/staff/stats").status_code == 403
+    chief = app.test_client()
+    sign_in(chief, world["chief"])
+    bad = chief.get("/staff/stats?from=2026-05-01&to=2026-01-01")
+    assert bad.status_code == 400 and "inverted" in bad.get_data(as_text=True)
