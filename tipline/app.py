@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from tipline.staff.dashboard import bp as dashboard_bp
     from tipline.staff.manage import bp as manage_bp
     from tipline.staff.views import bp as staff_bp
+    from tipline.stats.public import bp as public_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(followup_bp)
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(manage_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(public_bp)
     # Twilio cannot send a CSRF token: its requests are authenticated by signature instead.
     csrf.exempt(sms_bp)
     app.register_blueprint(sms_bp)

@@ -57,6 +57,7 @@ class Settings:
     timezone: str = "America/Toronto"  # statistics periods (days, weeks, months) are local
     stats_k: int = 5  # counts under this are withheld from statistics
     stats_rounding: bool = False  # random rounding to base 5 of published statistics
+    public_stats: bool = False  # the public transparency page at /transparency
     smtp_url: str | None = None  # content-free notices to staff; None: written to the log
     mail_from: str = "tipline@localhost"
     trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For)
@@ -242,6 +243,9 @@ def load_settings(
     rounding = (env.get("TIPLINE_STATS_ROUNDING") or "off").strip().lower()
     if rounding not in ("on", "off"):
         raise SettingsError("TIPLINE_STATS_ROUNDING must be on or off")
+    public_stats = (env.get("TIPLINE_PUBLIC_STATS") or "off").strip().lower()
+    if public_stats not in ("on", "off"):
+        raise SettingsError("TIPLINE_PUBLIC_STATS must be on or off")
     mail_from = (env.get("TIPLINE_MAIL_FROM") or "tipline@localhost").strip()
     if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", mail_from):
         raise SettingsError("TIPLINE_MAIL_FROM must be an email address")
@@ -284,6 +288,7 @@ def load_settings(
         timezone=timezone,
         stats_k=_int(env, "TIPLINE_STATS_K", 5, 2, 100),
         stats_rounding=rounding == "on",
+        public_stats=public_stats == "on",
         smtp_url=smtp_url,
         mail_from=mail_from,
         trusted_proxies=_int(env, "TIPLINE_TRUSTED_PROXIES", 0, 0, 5),
