@@ -209,6 +209,8 @@ def runtime(settings: Settings, world: dict[str, StaffAccount]) -> Iterator[Runt
 
 def _clear_redis(rt: Runtime) -> None:
     try:
+        # RQ lists every queue it has seen in one shared set: take ours out again.
+        rt.redis.srem("rq:queues", *(f"rq:queue:{name}" for name in queue_names(rt)))
         for pattern in (f"{rt.settings.redis_prefix}*", f"*:{rt.settings.redis_prefix}-*"):
             keys = list(rt.redis.scan_iter(match=pattern, count=1000))
             if keys:

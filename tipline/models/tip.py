@@ -4,10 +4,12 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    Computed,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
@@ -18,6 +20,10 @@ from tipline.models.base import Base, UTCDateTime
 from tipline.models.unit import Unit
 
 # received: committed at intake, not yet placed in a queue; new: in its unit queue(s).
+PRIORITY_RANK_SQL = (
+    "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 "
+    "WHEN 'low' THEN 3 ELSE 4 END"
+)
 STATUSES = ("received", "new", "in_review", "actioned", "referred", "closed")
 CHANNELS = ("web", "sms")
 
@@ -29,6 +35,7 @@ class Tip(Base):
     __table_args__ = (
         Index("ix_tips_status_priority", "status", "priority"),
         Index("ix_tips_received_at_id", "received_at", "id"),  # the queue's keyset order
+        Index("ix_tips_priority_rank_received_at_id", "priority_rank", "received_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,6 +45,11 @@ class Tip(Base):
     zone: Mapped[str | None] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16))
+    # The priority as a number (0 = urgent), kept by the database: the queue's "priority"
+    # sort pages through an index on it instead of sorting the whole unit every time.
+    priority_rank: Mapped[int] = mapped_column(
+        SmallInteger, Computed(PRIORITY_RANK_SQL, persisted=True)
+    )
     urgent_words: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="received")
     disposition: Mapped[str | None] = mapped_column(String(32))

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, select, tuple_
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.orm import Session
 
 from tipline.errors import InvalidInput
@@ -107,21 +107,18 @@ def parse_filter(args: dict[str, str]) -> QueueFilter:
     )
 
 
-def _priority_rank() -> ColumnElement[int]:
-    return case({p: i for i, p in enumerate(PRIORITIES)}, value=Tip.priority, else_=len(PRIORITIES))
-
-
 def _sort_key(sort: str) -> tuple[list[ColumnElement[object]], bool]:
     """The ORDER BY columns and whether they run descending."""
     if sort == "priority":
-        return [_priority_rank(), Tip.received_at, Tip.id], False  # type: ignore[list-item]
+        # A stored, indexed column: keyset pages walk ix_tips_priority_rank_received_at_id.
+        return [Tip.priority_rank, Tip.received_at, Tip.id], False  # type: ignore[list-item]
     return [Tip.received_at, Tip.id], sort == "newest"  # type: ignore[list-item]
 
 
-def encode_cursor(sort: str, item: QueueItem, tip_id: int) -> str:
+def encode_cursor(sort: str, item: QueueItem, tip_id: int, rank: int) -> str:
     key: list[object] = [item.received_at.isoformat(), tip_id]
     if sort == "priority":
-        key.insert(0, PRIORITIES.index(item.priority) if item.priority in PRIORITIES else 99)
+        key.insert(0, rank)
     raw = json.dumps([sort, *key]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -212,7 +209,11 @@ def list_queue(
         )
         for t in tips
     ]
-    next_cursor = encode_cursor(queue_filter.sort, items[-1], tips[-1].id) if more else None
+    next_cursor = (
+        encode_cursor(queue_filter.sort, items[-1], tips[-1].id, tips[-1].priority_rank)
+        if more
+        else None
+    )
     return QueuePage(items, next_cursor)
 
 
