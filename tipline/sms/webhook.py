@@ -2,8 +2,9 @@
 
 Every request must carry a valid X-Twilio-Signature over TIPLINE_PUBLIC_URL + path (the
 URL Twilio called, not the one a proxy hands us); anything else gets 403 and nothing is
-stored. Only From, Body, NumMedia and OptOutType are read; Twilio's geo fields (FromCity,
-FromZip, …) and every other parameter are never looked at, stored or logged.
+stored. Only From, Body, MessageSid, NumMedia, MediaUrl<n> and OptOutType are read (and,
+on /sms/status, MessageSid and MessageStatus); Twilio's geo fields (FromCity, FromZip, …)
+and every other parameter are never looked at, stored or logged.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import Blueprint, current_app, g, jsonify, request
 
 from tipline.db import transaction
 from tipline.errors import InvalidInput, Unauthorized
@@ -23,6 +23,7 @@ from tipline.staff.login import authenticate
 from tipline.staff.openapi import document
 from tipline.staff.reading import read_attachment, read_tip, reader_units
 from tipline.staff.sessions import API_KIND, close_session, idle_seconds, load_session, open_session
+from tipline.staff.views import download
 from tipline.triage.queue import list_queue, parse_filter
 from workers.queues import enqueue_committed
 
@@ -237,15 +238,7 @@ def attachment(reference: str, item_key: str):  # type: ignore[no-untyped-def]
         info, spool = read_attachment(
             db, g.staff_session, runtime.store, reference.strip().upper(), item_key
         )
-    return send_file(
-        spool,
-        mimetype=info.media_type,
-        as_attachment=True,
-        download_name=info.name,
-        max_age=0,
-        etag=False,
-        last_modified=None,
-    )
+    return download(info, spool)
 
 
 @bp.post("/tips/<reference>/<action>")

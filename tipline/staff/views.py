@@ -191,7 +191,12 @@ def attachment(reference: str, item_key: str):  # type: ignore[no-untyped-def]
         info, spool = read_attachment(
             db, g.staff_session, runtime.store, reference.strip().upper(), item_key
         )
-    # Always a download, never rendered in our origin; the type was detected by content.
+    return download(info, spool)
+
+
+def download(info, spool):  # type: ignore[no-untyped-def]
+    """An opened attachment as a response: always a download, never rendered in our
+    origin (the type was detected by content), never cached."""
     return send_file(
         spool,
         mimetype=info.media_type,
