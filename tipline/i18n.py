@@ -43,6 +43,8 @@ DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 # Staff and integrations work in English (issue 3); only tipster pages are translated.
 _ENGLISH_ONLY_PATHS = ("/staff", "/api/", "/healthz")
+# Staff pages that supervisors show to boards and chiefs, in either language.
+_BILINGUAL_STAFF_PATHS = ("/staff/stats",)
 
 babel = Babel()
 
@@ -74,6 +76,14 @@ def tipster_facing() -> bool:
     return has_request_context() and not request.path.startswith(_ENGLISH_ONLY_PATHS)
 
 
+def translated() -> bool:
+    """A page shown in the reader's language: every tipster page, and the few staff
+    pages meant for reports (the statistics dashboard)."""
+    return tipster_facing() or (
+        has_request_context() and request.path.startswith(_BILINGUAL_STAFF_PATHS)
+    )
+
+
 def _form_language() -> str | None:
     if request.method != "POST":
         return None
@@ -87,14 +97,14 @@ def _form_language() -> str | None:
 
 def chosen_language() -> str | None:
     """The language the tipster picked on the page, if any (not the browser's default)."""
-    if not tipster_facing():
+    if not translated():
         return None
     return _supported(request.args.get("lang")) or _form_language()
 
 
 def select_language() -> str:
     """Flask-Babel's locale selector: the order is in this module's docstring."""
-    if not tipster_facing():
+    if not translated():
         return DEFAULT_LANGUAGE
     return chosen_language() or request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
 
@@ -143,7 +153,7 @@ def _template_context() -> dict[str, object]:
         "language_links": [
             (code, LANGUAGE_NAMES[code], language_url(code))
             for code in LANGUAGES
-            if code != language and tipster
+            if code != language and translated()
         ],
         "localized_name": localized_name,
         "localized_url": localized_url,

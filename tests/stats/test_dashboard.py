@@ -65,3 +65,14 @@ def test_investigators_get_no_statistics_and_bad_dates_are_explained(app, world)
     sign_in(chief, world["chief"])
     bad = chief.get("/staff/stats?from=2026-05-01&to=2026-01-01")
     assert bad.status_code == 400 and "inverted" in bad.get_data(as_text=True)
+
+
+def test_the_dashboard_speaks_french_for_a_french_board(app, world) -> None:  # type: ignore[no-untyped-def]
+    chief = app.test_client()
+    sign_in(chief, world["chief"])
+    html = chief.get("/staff/stats?lang=fr").get_data(as_text=True)
+    assert 'lang="fr"' in html and "Signalements par catégorie dans le temps" in html
+    assert "Carte des signalements par secteur" in html  # inside the SVG too
+    english = chief.get("/staff/stats", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Tips by category over time" in english
+    assert "Queue" in chief.get("/staff/?lang=fr").get_data(as_text=True)  # the rest stays English

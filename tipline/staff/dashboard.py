@@ -14,15 +14,19 @@ from markupsafe import Markup
 
 from tipline import audit
 from tipline.db import transaction
+from tipline.i18n import _l, localized_name
 from tipline.models.base import utcnow
 from tipline.staff.access import actor_of
 from tipline.staff.views import login_required
 from tipline.stats import charts
 from tipline.stats import request as stats_request
 from tipline.stats.export import build, export, scope_of
+from tipline.stats.public import OUTCOMES
 from tipline.stats.request import PERIODS
 
 bp = Blueprint("dashboard", __name__, url_prefix="/staff")
+
+PERIOD_NAMES = {"day": _l("by day"), "week": _l("by week"), "month": _l("by month")}
 
 
 def _runtime():  # type: ignore[no-untyped-def]
@@ -60,41 +64,41 @@ def stats_page():  # type: ignore[no-untyped-def]
             for name, wanted in (("time", over_time), ("zone", by_zone), ("outcome", by_outcome))
         }
         audit.record(db, actor.name, "stats.dashboard", f"{over_time.start}..{over_time.end}")
-    names = {cid: c.names["en"] for cid, c in config.categories.items()}
-    zone_names = {zid: z.names["en"] for zid, z in config.zones.items()}
+    names = {cid: localized_name(c.names) for cid, c in config.categories.items()}
+    zone_names = {zid: localized_name(z.names) for zid, z in config.zones.items()}
     zone_cells = tables["zone"].cells
     svg = {
         "time": charts.over_time("Tips by category over time", tables["time"], names),
         "zone": charts.bars(
-            "Tips by zone",
+            str(_l("Tips by zone")),
             [charts.Bar(zone_names.get(c.key[0], c.key[0]), c.count) for c in zone_cells],
         ),
-        "map": charts.zone_map("Tips by zone (map)", tables["zone"], config),
+        "map": charts.zone_map(str(_l("Map of tips by zone")), tables["zone"], config),
         "triage": charts.bars(
-            "Median hours to first triage, by zone",
+            str(_l("Median hours to first triage, by zone")),
             [
                 _triage_bar(zone_names.get(c.key[0], c.key[0]), c, settings.stats_k)
                 for c in zone_cells
             ],
         ),
         "outcome": charts.bars(
-            "Closed tips by disposition",
+            str(_l("Closed tips by outcome")),
             [
-                charts.Bar(c.key[0].replace("_", " "), c.count)
+                charts.Bar(str(OUTCOMES.get(c.key[0], c.key[0])), c.count)
                 for c in tables["outcome"].cells
                 if c.key[0] != "none"
             ],
-            empty="No closed tips in this period.",
+            empty=str(_l("No closed tips in this period.")),
         ),
     }
     dates = {k: request.args[k] for k in ("period", "from", "to") if request.args.get(k)}
     downloads = [
         (label, url_for("dashboard.stats_download", by=by, format=fmt, **dates))
         for by, fmt, label in (
-            ("zone,category", "csv", "Zone × category (CSV)"),
-            ("zone,category,period", "csv", "Zone × category × period (CSV)"),
-            ("category,disposition", "json", "Category × disposition (JSON)"),
-            ("zone", "geojson", "Zones for GIS tools (GeoJSON)"),
+            ("zone,category", "csv", _l("Zone × category (CSV)")),
+            ("zone,category,period", "csv", _l("Zone × category × period (CSV)")),
+            ("category,disposition", "json", _l("Category × outcome (JSON)")),
+            ("zone", "geojson", _l("Zones for GIS tools (GeoJSON)")),
         )
     ]
     return render_template(
@@ -102,7 +106,7 @@ def stats_page():  # type: ignore[no-untyped-def]
         downloads=downloads,
         svg={name: Markup(text) for name, text in svg.items()},  # noqa: S704 - drawn by us, labels escaped
         method=tables["zone"].method,
-        periods=PERIODS,
+        periods=[(p, PERIOD_NAMES[p]) for p in PERIODS],
         args=request.args,
     )
 

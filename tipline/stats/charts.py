@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from tipline.i18n import _l, localized_name
 from tipline.stats.suppress import ALL, Table
 from tipline.triage.config import TiplineConfig
 
@@ -29,7 +30,7 @@ HATCH = (
 class Bar:
     label: str
     value: int | None  # None: not shown, for the reason in ``missing``
-    missing: str = "withheld"
+    missing: str = ""  # default: "withheld"
 
 
 def _svg(width: int, height: int, title: str, body: str) -> str:
@@ -40,9 +41,7 @@ def _svg(width: int, height: int, title: str, body: str) -> str:
     )
 
 
-def bars(
-    title: str, items: list[Bar], width: int = 640, empty: str = "No tips in this period."
-) -> str:
+def bars(title: str, items: list[Bar], width: int = 640, empty: str = "") -> str:
     """Horizontal bars, one per item, with its number (or "withheld") at the end."""
     row, left, right = 22, 190, 70
     height = max(row * len(items) + 10, 40)
@@ -58,7 +57,8 @@ def bars(
             body.append(
                 f'<rect x="{left}" y="{y + 2}" width="40" height="{row - 6}" fill="url(#withheld)" '
                 'stroke="#767676"/>'
-                f'<text x="{left + 46}" y="{y + 14}" fill="#000000">{escape(item.missing)}</text>'
+                f'<text x="{left + 46}" y="{y + 14}" fill="#000000">'
+                f"{escape(item.missing or str(_l('withheld')))}</text>"
             )
             continue
         length = (width - left - right) * item.value / top
@@ -67,7 +67,8 @@ def bars(
             f'<text x="{left + length + 6:.1f}" y="{y + 14}" fill="#000000">{item.value}</text>'
         )
     if not items:
-        body.append('<text x="10" y="24" fill="#000000">No tips in this period.</text>')
+        empty = empty or str(_l("No tips in this period."))
+        body.append(f'<text x="10" y="24" fill="#000000">{escape(empty)}</text>')
     return _svg(width, height, title, "".join(body))
 
 
@@ -119,7 +120,8 @@ def over_time(title: str, table: Table, series_names: dict[str, str], width: int
             f'<text x="{left + j * 100 + 14}" y="{legend_y}" fill="#000000">{escape(series_names.get(name, name)[:12])}</text>'
         )
     if not periods:
-        body.append('<text x="10" y="24" fill="#000000">No tips in this period.</text>')
+        none = escape(str(_l("No tips in this period.")))
+        body.append(f'<text x="10" y="24" fill="#000000">{none}</text>')
     return _svg(width, height, title, "".join(body))
 
 
@@ -160,8 +162,8 @@ def zone_map(title: str, table: Table, config: TiplineConfig, width: int = 640) 
             "M" + " L".join(point(x, y) for x, y in polygon.exterior.coords) + " Z"
             for polygon in polygons
         )
-        label = zone.names.get("en", zone.id)
-        shown = "withheld" if count is None else str(count)
+        label = localized_name(zone.names)
+        shown = str(_l("withheld")) if count is None else str(count)
         body.append(
             f'<path d="{path}" fill="{fill}" stroke="#000000" stroke-width="0.8">'
             f"<title>{escape(label)}: {shown}</title></path>"
@@ -177,6 +179,6 @@ def zone_map(title: str, table: Table, config: TiplineConfig, width: int = 640) 
         for i, shade in enumerate(shades)
     ) + (
         f'<rect x="{10 + 5 * 60}" y="{height - 30}" width="14" height="14" fill="url(#withheld)" stroke="#000000"/>'
-        f'<text x="{28 + 5 * 60}" y="{height - 19}" fill="#000000">withheld</text>'
+        f'<text x="{28 + 5 * 60}" y="{height - 19}" fill="#000000">{escape(str(_l("withheld")))}</text>'
     )
     return _svg(width, height, title, "".join(body) + legend)
