@@ -48,6 +48,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder would come first on sys.path, and bench/queue.py
+# would then stand in for the standard library's queue module: take the folder out.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import _free_port  # noqa: E402

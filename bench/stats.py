@@ -33,6 +33,9 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder would come first on sys.path, and bench/queue.py
+# would then stand in for the standard library's queue module: take the folder out.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
 from bench.queue import Account, seed  # noqa: E402 - after the path is set
