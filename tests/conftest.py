@@ -42,6 +42,21 @@ POSTGRES_ADMIN = os.environ.get(
 REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="run the long variants of the reliability, leak, fuzz and load checks "
+        "(more tips, more faults, more examples); CI runs the bounded ones",
+    )
+
+
+@pytest.fixture(scope="session")
+def long_run(request: pytest.FixtureRequest) -> bool:
+    """True under ``pytest --long``: tests scale their sizes up, never their assertions."""
+    return bool(request.config.getoption("--long"))
+
+
 def _secret() -> bytes:
     return secrets.token_bytes(32)
 
