@@ -158,7 +158,7 @@ def _stop_children(children: list[subprocess.Popen[bytes]], timeout: float = 20)
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            # The whole group: gunicorn's workers and RQ's work-horse too.
+            # The whole group: gunicorn's workers too.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
             child.wait()
