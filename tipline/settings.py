@@ -61,6 +61,10 @@ class Settings:
     smtp_url: str | None = None  # content-free notices to staff; None: written to the log
     mail_from: str = "tipline@localhost"
     trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For)
+    # How soon lost work comes back: the scheduler's outbox sweep (it also cleans up jobs
+    # of killed workers), and RQ's own registry maintenance in each worker.
+    sweep_seconds: int = 30
+    worker_maintenance_seconds: int = 60
     kdf: KdfProfile = field(default_factory=KdfProfile)
 
     @property
@@ -292,6 +296,8 @@ def load_settings(
         smtp_url=smtp_url,
         mail_from=mail_from,
         trusted_proxies=_int(env, "TIPLINE_TRUSTED_PROXIES", 0, 0, 5),
+        sweep_seconds=_int(env, "TIPLINE_SWEEP_SECONDS", 30, 1, 3600),
+        worker_maintenance_seconds=_int(env, "TIPLINE_WORKER_MAINTENANCE_SECONDS", 60, 1, 3600),
         kdf=kdf,
     )
 

@@ -38,10 +38,18 @@ def heartbeat_key(runtime: Runtime) -> str:
     return runtime.key("scheduler", "heartbeat")
 
 
+def cron_table(runtime: Runtime) -> tuple[CronEntry, ...]:
+    """CRON_TABLE with the operator's sweep interval (``TIPLINE_SWEEP_SECONDS``)."""
+    sweep = runtime.settings.sweep_seconds
+    return tuple(
+        CronEntry(e.func, sweep) if e.func == "workers.jobs.sweep_outbox" else e for e in CRON_TABLE
+    )
+
+
 def tick(runtime: Runtime, now: float, last_run: dict[str, float]) -> list[str]:
     """Enqueue every entry that is due; a Redis lock keeps replicas from doubling up."""
     enqueued = []
-    for entry in CRON_TABLE:
+    for entry in cron_table(runtime):
         if now - last_run.get(entry.func, 0.0) < entry.every_seconds:
             continue
         last_run[entry.func] = now
@@ -68,7 +76,7 @@ def run(runtime: Runtime, poll_seconds: float = 1.0) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     last_run: dict[str, float] = {}
-    log.info("scheduler started: %s", ", ".join(e.func for e in CRON_TABLE))
+    log.info("scheduler started: %s", ", ".join(e.func for e in cron_table(runtime)))
     while not stopping:
         try:
             tick(runtime, time.time(), last_run)

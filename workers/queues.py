@@ -17,8 +17,10 @@ from tipline.runtime import Runtime
 
 log = logging.getLogger("tipline.queues")
 
-# Backoff for transient failures (database restarting, lock timeouts).
-ROUTE_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+# Backoff for transient failures (database restarting, lock timeouts, a killed worker,
+# which RQ counts as a failure too). Short: a tip must not wait half an hour for its
+# queue because of a restart; past the last retry the sweeper requeues it anyway.
+ROUTE_RETRY = Retry(max=5, interval=[3, 10, 30, 60, 120])
 # Twilio jobs: Twilio unreachable or busy, and (deletes) error 20009 "not final yet",
 # which can last until the carrier reports delivery.
 SMS_RETRY = {

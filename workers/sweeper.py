@@ -10,11 +10,14 @@ still in flight may be enqueued twice without harm.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 
-from rq import Queue
+from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import as_text, parse_composite_key
 from sqlalchemy import select, update
 
 from tipline.db import transaction
@@ -38,6 +41,7 @@ def sweep(runtime: Runtime) -> int:
     # A job whose worker was killed stays "started" until cleaned; clean now so it is
     # retried or failed rather than waiting for the worker's maintenance interval.
     for queue in (queues[ROUTE_TIP], sms_queue(runtime)):
+        _expire_abandoned(queue)
         queue.started_job_registry.cleanup()
     enqueued = 0
     after = 0
@@ -69,13 +73,66 @@ def sweep(runtime: Runtime) -> int:
     return enqueued
 
 
+def _expire_abandoned(queue: Queue) -> int:
+    """Let RQ's cleanup take now the jobs whose worker died on this host.
+
+    RQ notices a job lost with its worker only when the job's heartbeat runs out (90 s
+    and more); until then the job looks "started" and the sweeper leaves it alone. A
+    worker on this host whose process is gone is certainly not running it: its entries
+    are expired so that the cleanup below fails them (or retries them) now. Workers on
+    other hosts, or a PID in use again, are left to RQ's own expiry.
+    """
+    registry = queue.started_job_registry
+    connection = queue.connection
+    here = socket.gethostname()
+    expired = 0
+    for entry in connection.zrange(registry.key, 0, -1):
+        job_id, _execution = parse_composite_key(as_text(entry))
+        try:
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            continue
+        if not job.worker_name:
+            continue
+        hostname, pid = connection.hmget(
+            Worker.redis_worker_namespace_prefix + job.worker_name, "hostname", "pid"
+        )
+        if hostname is None or pid is None or as_text(hostname) != here:
+            continue
+        if not _process_exists(int(pid)):
+            connection.zadd(registry.key, {entry: 0}, xx=True)
+            expired += 1
+    if expired:
+        log.warning("%d job(s) of dead workers on this host will be retried", expired)
+    return expired
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    return True
+
+
 def _sweep_one(runtime: Runtime, queue: Queue, work: Work) -> bool:
     try:
         job_id = work_job_id(runtime, work)
         status = _job_status(runtime, job_id)
-        if status in _ALIVE:
+        if status in _ALIVE and _where_it_says(queue, job_id, status):
             return False
-        if status == JobStatus.FAILED:
+        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED):
+            # Says it waits, but is in no queue: taken by a worker that died before
+            # starting it (RQ's own cleanup waits a minute and more), or lost with its
+            # schedule. Put the same job back in its queue.
+            queue.connection.lrem(queue.intermediate_queue_key, 0, job_id)
+            queue.scheduled_job_registry.remove(job_id)
+            queue.enqueue_job(
+                Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
+            )
+        elif status == JobStatus.FAILED:
             # A failed job keeps its id in the failed registry; requeue it from there.
             queue.failed_job_registry.requeue(job_id)
         else:
@@ -111,6 +168,16 @@ def _report_stuck(runtime: Runtime) -> None:
                 for outbox_id, job, tip_id in stuck
             ),
         )
+
+
+def _where_it_says(queue: Queue, job_id: str, status: JobStatus) -> bool:
+    """Whether a queued or scheduled job really is in its queue or schedule (a job that
+    says it runs is left to RQ's heartbeat and _expire_abandoned)."""
+    if status == JobStatus.QUEUED:
+        return queue.connection.lpos(queue.key, job_id) is not None
+    if status == JobStatus.SCHEDULED:
+        return queue.connection.zscore(queue.scheduled_job_registry.key, job_id) is not None
+    return True
 
 
 def _job_status(runtime: Runtime, job_id: str) -> JobStatus | None:
