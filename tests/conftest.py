@@ -51,6 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.support import scale
+
+    scale.LONG = bool(config.getoption("--long"))
+
+
 @pytest.fixture(scope="session")
 def long_run(request: pytest.FixtureRequest) -> bool:
     """True under ``pytest --long``: tests scale their sizes up, never their assertions."""

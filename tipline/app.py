@@ -195,10 +195,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
         if _wants_json():
-            return _render_error(status, "http_error", exc.description or "Error")
-        # Werkzeug's descriptions are English and technical: people get plain words.
-        message = HTTP_MESSAGES.get(status) or HTTP_MESSAGES[500 if status >= 500 else 400]
-        return _render_error(status, "http_error", message)
+            body, status = _render_error(status, "http_error", exc.description or "Error")
+        else:
+            # Werkzeug's descriptions are English and technical: people get plain words.
+            message = HTTP_MESSAGES.get(status) or HTTP_MESSAGES[500 if status >= 500 else 400]
+            body, status = _render_error(status, "http_error", message)
+        # Keep the headers the error carries: a 405 must say what is allowed (Allow).
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return body, status, headers
 
     return app
 

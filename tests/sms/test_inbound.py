@@ -145,9 +145,12 @@ def test_a_whole_conversation_routes_the_tip_and_keeps_no_number(
 
 
 def _assert_no_number_anywhere(runtime) -> None:  # type: ignore[no-untyped-def]
-    from tests.security.test_no_identifying_data import _database_dump, _redis_dump
+    from tests.security.scan import database_dump, redis_dump
 
-    places = {"database": _database_dump(runtime), "redis": _redis_dump(runtime)}
+    places = {
+        "database": b"".join(database_dump(runtime.engine).values()),
+        "redis": b"".join(redis_dump(runtime.redis).values()),
+    }
     for place, blob in places.items():
         for value in (NUMBER, NUMBER[1:], *NATIONAL, *GEO.values()):
             for form in (value.encode(), base64.b64encode(value.encode())):

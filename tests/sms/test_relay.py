@@ -424,13 +424,13 @@ def test_outbox_payloads_are_sealed_and_bound_to_their_row(
 
 
 def _assert_no_number_anywhere(runtime, caplog) -> None:  # type: ignore[no-untyped-def]
-    from tests.security.test_no_identifying_data import _database_dump, _redis_dump
+    from tests.security.scan import database_dump, redis_dump
 
     logs = "\n".join(r.getMessage() for r in caplog.records).encode()
     files = b"".join(p.read_bytes() for p in runtime.settings.data_dir.rglob("*") if p.is_file())
     places = {
-        "database": _database_dump(runtime),
-        "redis": _redis_dump(runtime),
+        "database": b"".join(database_dump(runtime.engine).values()),
+        "redis": b"".join(redis_dump(runtime.redis).values()),
         "logs": logs,
         "data dir": files,
     }

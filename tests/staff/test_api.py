@@ -141,6 +141,7 @@ def test_the_queue_pages_with_a_cursor_and_never_repeats(app, client, drain, wor
         "limit=ten",
         "cursor=%%%",
         "cursor=WyJuZXdlc3QiXQ",
+        "stauts=closed",  # a misspelt filter must not answer with every tip
     ],
 )
 def test_bad_queue_parameters_are_400_with_the_error_shape(app, world, query) -> None:  # type: ignore[no-untyped-def]

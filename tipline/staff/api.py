@@ -9,7 +9,8 @@ one. Errors are ``{"error": {"code", "message"}}`` (app.py), and a tip of anothe
 
 from __future__ import annotations
 
-from functools import wraps
+import re
+from functools import lru_cache, wraps
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -28,6 +29,33 @@ from tipline.triage.queue import list_queue, parse_filter
 from workers.queues import enqueue_committed
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@lru_cache(maxsize=1)
+def _query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """(OpenAPI path, method) -> the query parameters the document names for it."""
+    return {
+        (path, method.upper()): frozenset(
+            p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
+        )
+        for path, item in document()["paths"].items()
+        for method, operation in item.items()
+    }
+
+
+@bp.before_request
+def _documented_query_only() -> None:
+    """A query parameter the document does not name is refused, not ignored: a misspelt
+    filter ("stauts=closed") must not quietly answer with every tip."""
+    if request.url_rule is None or not request.args:
+        return
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", request.url_rule.rule)
+    known = _query_parameters().get((path.removeprefix(bp.url_prefix or ""), request.method))
+    if known is None:
+        return
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise InvalidInput(f"Unknown query parameter: {unknown[0][:64]}.", field=unknown[0][:64])
 
 
 def _runtime():  # type: ignore[no-untyped-def]

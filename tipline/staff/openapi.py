@@ -77,6 +77,12 @@ def _string(**extra: Any) -> dict[str, Any]:
     return {"type": "string", **extra}
 
 
+def _comma_list(values: tuple[str, ...]) -> str:
+    """A pattern for an empty value or a comma-separated list of ``values``."""
+    one = "(" + "|".join(values) + ")"
+    return f"^({one}(,{one})*)?$"
+
+
 def document() -> dict[str, Any]:
     queue_params = [
         {"name": "unit", "in": "query", "schema": _string(maxLength=64)},
@@ -84,14 +90,24 @@ def document() -> dict[str, Any]:
             "name": "status",
             "in": "query",
             "description": "Comma-separated; default: the open statuses",
-            "schema": _string(),
+            "schema": _string(pattern=_comma_list(STATUSES)),
         },
-        {"name": "priority", "in": "query", "description": "Comma-separated", "schema": _string()},
+        {
+            "name": "priority",
+            "in": "query",
+            "description": "Comma-separated",
+            "schema": _string(pattern=_comma_list(PRIORITIES)),
+        },
         {"name": "category", "in": "query", "schema": _string(maxLength=64)},
         {"name": "zone", "in": "query", "schema": _string(maxLength=64)},
         {"name": "assignee", "in": "query", "schema": _string(enum=list(ASSIGNEE_FILTERS))},
         {"name": "older_than_hours", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        {"name": "tag", "in": "query", "schema": _string(pattern="^[a-z0-9][a-z0-9-]{0,31}$")},
+        {
+            "name": "tag",
+            "in": "query",
+            "description": "Tips with this tag; empty is no filter (as the queue page's form sends it).",
+            "schema": _string(pattern="^([a-z0-9][a-z0-9-]{0,31})?$"),
+        },
         {"name": "breached", "in": "query", "schema": _string(enum=["true", "false"])},
         {"name": "sort", "in": "query", "schema": _string(enum=list(SORTS))},
         {
