@@ -127,6 +127,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         for name, value in SECURITY_HEADERS.items():
             # Set, not setdefault: send_file would otherwise leave a cacheable response.
             response.headers[name] = value
+        if runtime_of(app).settings.public_url.startswith("https://"):
+            # Served over https: browsers must never try plain http again (where a network
+            # observer would see which pages a tipster opens).
+            response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
         return response
 
     def _wants_json() -> bool:

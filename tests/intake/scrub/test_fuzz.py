@@ -43,6 +43,7 @@ from tests.intake.scrub.samples import (
     tagged_webp,
     zip_bytes,
 )
+from tests.support import scale
 from tipline.errors import TooLarge
 from tipline.intake.scrub import (
     ScrubError,
@@ -59,9 +60,10 @@ from tipline.intake.scrub import (
 from tipline.intake.scrub import scrub as scrub_any
 from tipline.intake.scrub.result import Scrubbed
 
-pytestmark = [pytest.mark.embedded, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.embedded, pytest.mark.timeout(2400 if scale.LONG else 240)]
 
-SCALE = int(os.environ.get("TIPLINE_FUZZ_SCALE", "1"))
+# pytest --long runs ten times the examples; TIPLINE_FUZZ_SCALE sets any factor.
+SCALE = int(os.environ.get("TIPLINE_FUZZ_SCALE", "10" if scale.LONG else "1"))
 REFUSALS = (ScrubError, UnsupportedType, TooLarge)
 
 
