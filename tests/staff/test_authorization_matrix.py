@@ -125,6 +125,65 @@ def _fields(victim_id: int, other_reference: str, newcomer_email: str) -> dict[s
     }
 
 
+# What each kind of signed-in person gets from the routes that are not about one tip,
+# as (method, rule) -> {who: status}. "member" is the North investigator, "supervisor"
+# the supervisor of every unit; "outsider" an investigator of another unit; "admin" an
+# administrator of no unit. A route missing here fails the matrix until its rule is
+# written down.
+ANYONE = {"member": 200, "supervisor": 200, "outsider": 200, "admin": 200}
+SUPERVISORS = {"member": 403, "supervisor": 200, "outsider": 403, "admin": 200}
+ADMINS_ONLY = {"member": 403, "supervisor": 403, "outsider": 403, "admin": 200}
+EXPECTED = {
+    ("GET", "/staff/"): ANYONE,
+    ("GET", "/staff/password"): ANYONE,
+    ("POST", "/staff/password"): {k: 400 for k in ANYONE},  # the current password is wrong
+    ("GET", "/api/v1/queue"): ANYONE,  # everyone's queue is their own units'
+    ("GET", "/api/v1/stats"): SUPERVISORS,
+    ("GET", "/staff/stats"): SUPERVISORS,
+    ("GET", "/staff/stats/export"): SUPERVISORS,
+    ("GET", "/staff/audit"): SUPERVISORS,
+    ("GET", "/staff/units"): SUPERVISORS,
+    ("GET", "/staff/accounts"): ADMINS_ONLY,
+    ("POST", "/staff/accounts"): {**ADMINS_ONLY, "admin": 400},  # the matrix's fields
+    ("POST", "/staff/accounts/<staff_id>/<change>"): {**ADMINS_ONLY, "admin": 303},
+    # A unit's members are managed by that unit's supervisors; to an admin outside the
+    # unit, the unit's membership is "not yours".
+    ("POST", "/staff/units/<slug>/members"): {
+        "member": 403, "supervisor": 303, "outsider": 403, "admin": 404,
+    },
+    ("POST", "/staff/units/<slug>/members/<staff_id>/remove"): {
+        "member": 403, "supervisor": 303, "outsider": 403, "admin": 404,
+    },
+}  # fmt: skip
+
+
+def _expected(who: str, method: str, rule: str) -> int:
+    assert (method, rule) in EXPECTED, f"{method} {rule}: write down who may use it in EXPECTED"
+    return EXPECTED[(method, rule)][who]
+
+
+def _documented(url: str, method: str, reference: str, item_key: str) -> set[str]:
+    """The status codes the OpenAPI document declares for this API call."""
+    from tipline.staff.openapi import document
+
+    path = url.removeprefix("/api/v1").replace(reference, "{reference}")
+    path = path.replace(item_key, "{item_key}")
+    operation = document()["paths"].get(path, {}).get(method.lower())
+    assert operation is not None, f"{method} {url}: not in the OpenAPI document"
+    return set(operation["responses"])
+
+
+def _api_operations() -> set[tuple[str, str]]:
+    from tipline.staff.openapi import document
+
+    return {
+        (method.upper(), path)
+        for path, item in document()["paths"].items()
+        for method in item
+        if "/api/v1" + path not in PUBLIC
+    }
+
+
 class Person:
     def __init__(self, app, runtime, account) -> None:  # type: ignore[no-untyped-def]
         self.page = app.test_client()
@@ -169,6 +228,7 @@ def test_nobody_outside_a_unit_reads_or_changes_its_tips(
     }
     fields = _fields(world["north"].id, other, newcomer.email)
     checked = 0
+    covered: set[tuple[str, str]] = set()
     for who, person in outsiders.items():
         for method, rule in routes:
             # Account routes act on a throwaway account: the admin may really change it.
@@ -184,9 +244,28 @@ def test_nobody_outside_a_unit_reads_or_changes_its_tips(
                     assert status == expected, where
                 elif "<reference>" in rule:
                     assert status == 404, where
+                else:
+                    key = "outsider" if who == "other unit" else "admin"
+                    assert status == _expected(key, method, rule), where
+                if url.startswith("/api/"):
+                    assert str(status) in _documented(url, method, reference, item_key), (
+                        f"{where}: a status the OpenAPI document does not declare"
+                    )
+                    covered.add((method, url))
                 checked += 1
     assert _snapshot(runtime, reference) == before  # not one row changed
     assert checked > 100
+    # Every operation of the OpenAPI document was part of the matrix.
+    walked = {
+        (
+            method,
+            url.removeprefix("/api/v1")
+            .replace(reference, "{reference}")
+            .replace(item_key, "{item_key}"),
+        )
+        for method, url in covered
+    }
+    assert _api_operations() <= walked, f"not in the matrix: {_api_operations() - walked}"
 
 
 @pytest.mark.parametrize("who", ["north", "chief"])
@@ -203,8 +282,21 @@ def test_members_get_answers_never_errors(
     for method, rule in _routes(app):
         for url in _urls(rule, reference, item_key, newcomer.id):
             response = person.call(method, url, fields)
-            assert response.status_code < 500, f"{who}: {method} {url} -> {response.status_code}"
-            statuses[(method, url)] = response.status_code
+            status = response.status_code
+            where = f"{who}: {method} {url} -> {status}"
+            assert status < 500, where
+            if "<reference>" not in rule:
+                key = "supervisor" if who == "chief" else "member"
+                assert status == _expected(key, method, rule), where
+            elif method == "GET":
+                assert status == 200, where  # a member reads the tip and its files
+            else:
+                # An action: done (200/303), not for this role (403), or not possible in
+                # the tip's state (409), never "not found" for a member.
+                assert status in (200, 303, 403, 409), where
+            if url.startswith("/api/"):
+                assert str(status) in _documented(url, method, reference, item_key), where
+            statuses[(method, url)] = status
     assert statuses[("GET", f"/staff/tips/{reference}")] == 200
     assert statuses[("GET", f"/api/v1/tips/{reference}")] == 200
     assert statuses[("GET", f"/api/v1/tips/{reference}/attachments/{item_key}")] == 200
