@@ -26,7 +26,7 @@ ROUTE_RETRY = Retry(max=5, interval=[3, 10, 30, 60, 120])
 SMS_RETRY = {
     outbox.FETCH_MEDIA: Retry(max=5, interval=[10, 60, 300, 1800, 3600]),
     outbox.SEND_SMS: Retry(max=5, interval=[10, 60, 300, 1800, 3600]),
-    outbox.PURGE_MESSAGE: Retry(max=8, interval=[30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600]),
+    outbox.PURGE_MESSAGE: Retry(max=8, interval=[10, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600]),
 }
 # A message Twilio has just sent cannot be deleted before it is final: try a bit later.
 PURGE_SENT_DELAY = timedelta(seconds=60)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
@@ -33,6 +34,7 @@ MAX_BATCHES = 40  # 20,000 rows a sweep at most; the next sweep goes on
 # Past this many sweeps an entry is reported instead of retried again: something is
 # wrong with that tip (or the code), and a person must look.
 MAX_ATTEMPTS = 20
+OVERDUE_SECONDS = 5
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -125,8 +127,8 @@ def _sweep_one(runtime: Runtime, queue: Queue, work: Work) -> bool:
             return False
         if status in (JobStatus.QUEUED, JobStatus.SCHEDULED):
             # Says it waits, but is in no queue: taken by a worker that died before
-            # starting it (RQ's own cleanup waits a minute and more), or lost with its
-            # schedule. Put the same job back in its queue.
+            # starting it (RQ's own cleanup waits a minute and more), lost with its
+            # schedule, or overdue because no scheduler runs. Put it back in its queue.
             queue.connection.lrem(queue.intermediate_queue_key, 0, job_id)
             queue.scheduled_job_registry.remove(job_id)
             queue.enqueue_job(
@@ -176,7 +178,10 @@ def _where_it_says(queue: Queue, job_id: str, status: JobStatus) -> bool:
     if status == JobStatus.QUEUED:
         return queue.connection.lpos(queue.key, job_id) is not None
     if status == JobStatus.SCHEDULED:
-        return queue.connection.zscore(queue.scheduled_job_registry.key, job_id) is not None
+        # Due more than OVERDUE_SECONDS ago and still waiting: the worker whose scheduler
+        # held the queue's lock died (the lock outlives it by a minute and more).
+        due = queue.connection.zscore(queue.scheduled_job_registry.key, job_id)
+        return due is not None and due > time.time() - OVERDUE_SECONDS
     return True
 
 

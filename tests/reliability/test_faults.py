@@ -330,7 +330,9 @@ def _environment(pg: PrivatePostgres, rds: PrivateRedis, twilio: FakeTwilio, wor
 @pytest.fixture
 def plan(long_run: bool) -> Plan:
     if long_run:
-        return Plan(tips=10_000, kills=100, redis_restarts=3, postgres_outages=3)
+        return Plan(
+            tips=10_000, kills=100, redis_restarts=3, postgres_outages=3, drain_deadline=300.0
+        )
     return Plan(tips=2_000, kills=20, redis_restarts=1, postgres_outages=1)
 
 
