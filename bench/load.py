@@ -313,7 +313,7 @@ def main() -> int:
     import psycopg
     import redis
 
-    from bench.intake import measure
+    from bench.intake import bench_route_units, measure, report, server_pids
     from tests.support.fake_twilio import fake_twilio_server
 
     dbname = f"tipline_load_{uuid.uuid4().hex[:10]}"
@@ -428,14 +428,13 @@ def main() -> int:
                 process.wait(30)
             measure(port, "/tip", 2, args.clients)
             measure(port, "/bench/baseline", 2, args.clients)
-            baseline = measure(port, "/bench/baseline", args.saturation_seconds, args.clients)
-            intake = measure(port, "/tip", args.saturation_seconds, args.clients)
-            ratio = intake["rps"] / baseline["rps"]
+            pids = server_pids(processes[0].pid)
+            baseline = measure(port, "/bench/baseline", args.saturation_seconds, args.clients, pids)
+            intake = measure(port, "/tip", args.saturation_seconds, args.clients, pids)
             print(
-                f"saturation ({args.clients} clients, {args.saturation_seconds:.0f} s each, text only): "
-                f"baseline {baseline['rps']:.1f} req/s, intake {intake['rps']:.1f} req/s "
-                f"-> ratio {ratio:.2f} (target >= 0.75: {'MET' if ratio >= 0.75 else 'MISSED'})"
+                f"saturation ({args.clients} clients, {args.saturation_seconds:.0f} s each, text only):"
             )
+            report(baseline, intake, units=len(bench_route_units()))
     finally:
         for process in processes:
             if process.poll() is None:
