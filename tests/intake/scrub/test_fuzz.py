@@ -87,6 +87,12 @@ def _saved(image: Image.Image, fmt: str, **options: object) -> bytes:
     return out.getvalue()
 
 
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
 @functools.cache
 def seeds() -> dict[str, list[bytes]]:
     """Built once per run (exiftool writes the tags), outside the examples' repr."""
@@ -112,6 +118,7 @@ def seeds() -> dict[str, list[bytes]]:
                 _saved(rgba, "PNG"),
                 _saved(picture("L").convert("I;16"), "PNG"),
                 _saved(frames[0], "PNG", save_all=True, append_images=frames[1:]),
+                _saved(picture(), "PNG", icc_profile=_srgb_profile()),  # an iCCP chunk
             ],
             "webp": [
                 tagged_webp(folder).read_bytes(),
@@ -263,6 +270,52 @@ def _fix_png_crcs(data: bytes) -> bytes:
     return bytes(out + data[pos:])
 
 
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, pos = [], 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        if pos + 12 + length > len(data):
+            break
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return chunks
+
+
+@st.composite
+def damaged_png_chunk(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
+    """A well-formed PNG (lengths and CRCs right) with the inside of one chunk damaged.
+
+    Byte-level mutations rarely land in the picture data of a tagged photo, and a chunk
+    whose CRC is wrong is refused before it is inflated: this reaches the inflating and
+    filter-checking code (IDAT, fdAT, iCCP, zTXt) and the header checks directly."""
+    chunks = _png_chunks(draw(st.sampled_from(seeds)))
+    compressed = [
+        i for i, (kind, _) in enumerate(chunks) if kind in (b"IDAT", b"fdAT", b"iCCP", b"zTXt")
+    ]
+    index = draw(st.sampled_from(compressed or list(range(len(chunks)))))
+    kind, body = chunks[index]
+    damage = draw(st.integers(0, 3))
+    if damage == 0 and body:  # flip bytes (the zlib header, a filter byte, a length)
+        damaged = bytearray(body)
+        for _ in range(draw(st.integers(1, 3))):
+            at = draw(st.integers(0, min(len(damaged) - 1, 64)))
+            damaged[at] ^= draw(st.integers(1, 255))
+        body = bytes(damaged)
+    elif damage == 1:  # cut short: the stream ends early
+        body = body[: draw(st.integers(0, len(body)))]
+    elif damage == 2:  # junk in place of the stream
+        body = draw(st.binary(max_size=256))
+    else:  # a valid stream of the wrong content (wrong size, bad filter types)
+        body = zlib.compress(draw(st.binary(max_size=512)))
+    chunks[index] = (kind, body)
+    out = bytearray(png.SIGNATURE)
+    for kind, body in chunks:
+        out += (
+            len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+        )
+    return bytes(out)
+
+
 @st.composite
 def damaged_package(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
     """A valid zip whose parts are damaged, added, renamed or duplicated."""
@@ -355,7 +408,15 @@ def test_fuzz_jpeg(data) -> None:  # type: ignore[no-untyped-def]
 @given(data=st.data())
 @fuzz_settings(400)
 def test_fuzz_png(data) -> None:  # type: ignore[no-untyped-def]
-    check(png.scrub, data.draw(mutated(seeds()["png"], png.SIGNATURE, _fix_png_crcs)))
+    png_seeds = seeds()["png"]
+    check(
+        png.scrub,
+        data.draw(
+            st.one_of(
+                mutated(png_seeds, png.SIGNATURE, _fix_png_crcs), damaged_png_chunk(png_seeds)
+            )
+        ),
+    )
 
 
 @given(data=st.data())
