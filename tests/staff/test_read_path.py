@@ -211,12 +211,14 @@ def test_a_tampered_ciphertext_is_404_not_500(app, client, drain, world, runtime
 
 
 def test_redis_down_on_a_staff_page_is_503(app, world, runtime) -> None:  # type: ignore[no-untyped-def]
-    import redis
+    from tipline.runtime import Runtime
 
     staff_client = app.test_client()
     sign_in(staff_client, world["north"])
     real = runtime.redis
-    runtime.__dict__["redis"] = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    # The client the service builds, pointed where no Redis listens.
+    dead = Runtime(runtime.settings.with_overrides(redis_url="redis://127.0.0.1:1/0")).redis
+    runtime.__dict__["redis"] = dead
     try:
         response = staff_client.get("/staff/")
     finally:
