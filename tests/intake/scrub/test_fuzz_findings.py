@@ -118,9 +118,11 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
 
 
-def _png_with_image_data(raw_rows: bytes, *, valid: bool = True) -> bytes:
+def _png_with_image_data(
+    raw_rows: bytes, *, valid: bool = True, compressed: bytes | None = None
+) -> bytes:
     header = (4).to_bytes(4, "big") * 2 + bytes((8, 0, 0, 0, 0))  # 4×4 grey, 8 bits
-    data = zlib.compress(raw_rows)
+    data = zlib.compress(raw_rows) if compressed is None else compressed
     if not valid:
         data = data[:2] + bytes(b ^ 0x55 for b in data[2:8]) + data[8:]
     return (
@@ -140,6 +142,20 @@ def test_a_png_with_checksums_right_but_its_picture_data_broken_is_refused() -> 
         scrub(_png_with_image_data(good[:10]))
     with pytest.raises(ScrubError, match="damaged"):  # filter type 9 does not exist
         scrub(_png_with_image_data(bytes([9, 1, 2, 3, 4]) + good[5:]))
+
+
+def test_a_png_whose_picture_stream_never_ends_or_holds_too_much_is_refused() -> None:
+    # Found by the chunk-aware fuzz under --long: every row was there, but the deflate
+    # stream stopped before its end (no last block, no checksum). It was stored, and
+    # Pillow refuses to open it ("image file is truncated").
+    good = bytes([0, 1, 2, 3, 4] * 4)
+    unended = zlib.compressobj()
+    stream = unended.compress(good) + unended.flush(zlib.Z_SYNC_FLUSH)
+    assert zlib.decompressobj().decompress(stream) == good  # all the rows, no end
+    with pytest.raises(ScrubError, match="incomplete"):
+        scrub(_png_with_image_data(good, compressed=stream))
+    with pytest.raises(ScrubError, match="damaged"):  # a fifth row the header does not have
+        scrub(_png_with_image_data(good + good[:5]))
 
 
 def test_a_png_with_a_broken_animation_is_kept_as_its_still_picture() -> None:

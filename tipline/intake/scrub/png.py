@@ -229,7 +229,9 @@ def _rows(width: int, height: int, bits: int, interlaced: bool) -> list[tuple[in
 def _check_image_data(
     pieces: list[bytes], width: int, height: int, bits: int, interlaced: bool
 ) -> None:
-    """Inflate the picture data in bounded pieces: every row there, every filter byte valid."""
+    """Inflate the picture data in bounded pieces: every row there, every filter byte
+    valid, and the compressed stream complete (decoders refuse one that stops short, even
+    with every row there), with nothing more than the header's size in it."""
     rows = _rows(width, height, bits, interlaced)
     needed = sum(stride * count for _, stride, count in rows)
     inflater = zlib.decompressobj()
@@ -237,16 +239,18 @@ def _check_image_data(
     try:
         for piece in pieces:
             pending = piece
-            while pending and produced < needed:
+            while pending and not inflater.eof:
                 out = inflater.decompress(pending, _INFLATE_PIECE)
+                if produced + len(out) > needed:
+                    raise ScrubError(_DAMAGED)  # more picture than the header announces
                 _check_filters(out, produced, rows)
                 produced += len(out)
                 pending = inflater.unconsumed_tail
-            if produced >= needed or inflater.eof:
+            if inflater.eof:
                 break
     except zlib.error as exc:
         raise ScrubError(_DAMAGED) from exc
-    if produced < needed:
+    if produced < needed or not inflater.eof:
         raise ScrubError(_TRUNCATED)
 
 
