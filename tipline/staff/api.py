@@ -32,30 +32,47 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @lru_cache(maxsize=1)
-def _query_parameters() -> dict[tuple[str, str], frozenset[str]]:
-    """(OpenAPI path, method) -> the query parameters the document names for it."""
+def _query_parameters() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """(OpenAPI path, method) -> {name: schema} of the query parameters it documents."""
     return {
-        (path, method.upper()): frozenset(
-            p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
-        )
+        (path, method.upper()): {
+            p["name"]: p.get("schema", {})
+            for p in operation.get("parameters", [])
+            if p.get("in") == "query"
+        }
         for path, item in document()["paths"].items()
         for method, operation in item.items()
     }
 
 
+def _allows_empty(schema: dict[str, Any]) -> bool:
+    """Whether the document lets this parameter be given empty ("tag=" is "no filter")."""
+    if "enum" in schema:
+        return "" in schema["enum"]
+    if schema.get("type", "string") != "string" or schema.get("minLength", 0) > 0:
+        return False
+    return "pattern" not in schema or re.search(schema["pattern"], "") is not None
+
+
 @bp.before_request
 def _documented_query_only() -> None:
     """A query parameter the document does not name is refused, not ignored: a misspelt
-    filter ("stauts=closed") must not quietly answer with every tip."""
+    filter ("stauts=closed") must not quietly answer with every tip. Nor is one given
+    empty where the document does not allow it ("assignee=" is not "any")."""
     if request.url_rule is None or not request.args:
         return
     path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", request.url_rule.rule)
     known = _query_parameters().get((path.removeprefix(bp.url_prefix or ""), request.method))
     if known is None:
         return
-    unknown = sorted(set(request.args) - known)
+    unknown = sorted(set(request.args) - known.keys())
     if unknown:
         raise InvalidInput(f"Unknown query parameter: {unknown[0][:64]}.", field=unknown[0][:64])
+    for name, value in request.args.items(multi=True):
+        if value == "" and not _allows_empty(known[name]):
+            raise InvalidInput(
+                f"{name}: empty. Leave the parameter out for the default.", field=name
+            )
 
 
 def _runtime():  # type: ignore[no-untyped-def]
