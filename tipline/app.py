@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyReq
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tipline.crypto.spool import encrypted_spool
-from tipline.errors import ServiceUnavailable, TiplineError
+from tipline.errors import InvalidInput, ServiceUnavailable, TiplineError
 from tipline.i18n import _l, init_i18n
 from tipline.intake.limits import limiter
 from tipline.runtime import Runtime
@@ -54,6 +54,25 @@ class TiplineRequest(Request):
         self, total_content_length, content_type, filename=None, content_length=None
     ):
         return encrypted_spool()
+
+
+# Blueprints whose forms carry a tipster's free text (sealed, never a text column) and
+# answer bad input with the form again, text kept: they are not refused for a NUL.
+TIPSTER_FORMS = frozenset({"intake", "followup", "sms"})
+
+
+def _strings(multidict) -> list[str]:  # type: ignore[no-untyped-def]
+    return [part for key, value in multidict.items(multi=True) for part in (key, value)]
+
+
+def _json_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_json_strings(k), *_json_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _json_strings(item)]
+    return []
 
 
 def quiet_request_logs() -> None:
@@ -121,6 +140,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # cross-site request cannot carry it, so there is nothing for CSRF to protect.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        # PostgreSQL text cannot hold U+0000 and no field has a use for it: a reference,
+        # an email or a filter carrying one was a database error (500) on every lookup.
+        # The tipster's free text is sealed, never a text column: their forms keep it.
+        fields: list[str] = [request.path, *_strings(request.args)]
+        if request.blueprint not in TIPSTER_FORMS:
+            fields += _strings(request.form)
+            if request.is_json:
+                fields += _json_strings(request.get_json(silent=True))
+        if any("\x00" in value for value in fields):
+            raise InvalidInput(_l("The request contains a character that cannot be used (U+0000)."))
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]
