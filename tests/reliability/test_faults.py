@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import scale
 from tests.support.fake_twilio import FakeTwilio, fake_twilio_server
 from tests.support.services import (
     PrivatePostgres,
@@ -59,9 +60,14 @@ WEB_REFUSALS = {
 SMS_REFUSAL = "Please send it again in a few minutes"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-pytestmark = pytest.mark.skipif(
-    why_no_private_postgres() is not None, reason=str(why_no_private_postgres())
-)
+pytestmark = [
+    pytest.mark.skipif(
+        why_no_private_postgres() is not None, reason=str(why_no_private_postgres())
+    ),
+    # --long sends 10,000 tips at the few dozen a second this service takes on 2 cores,
+    # then drains: well past the suite's 300 s per test.
+    pytest.mark.timeout(3600 if scale.LONG else 300),
+]
 
 
 @dataclass(frozen=True)
