@@ -77,6 +77,16 @@ def _string(**extra: Any) -> dict[str, Any]:
     return {"type": "string", **extra}
 
 
+# No request field may carry U+0000 (tipline.app refuses it with a 400: PostgreSQL text
+# cannot hold it). Free request strings say so; responses may carry it (a tipster's text).
+_NO_NUL = "^[^\x00]*$"
+
+
+def _input(**extra: Any) -> dict[str, Any]:
+    """A free-text request string."""
+    return _string(pattern=_NO_NUL, **extra)
+
+
 def _comma_list(values: tuple[str, ...]) -> str:
     """A pattern for an empty value or a comma-separated list of ``values``."""
     one = "(" + "|".join(values) + ")"
@@ -85,7 +95,7 @@ def _comma_list(values: tuple[str, ...]) -> str:
 
 def document() -> dict[str, Any]:
     queue_params = [
-        {"name": "unit", "in": "query", "schema": _string(maxLength=64)},
+        {"name": "unit", "in": "query", "schema": _input(maxLength=64)},
         {
             "name": "status",
             "in": "query",
@@ -98,8 +108,8 @@ def document() -> dict[str, Any]:
             "description": "Comma-separated",
             "schema": _string(pattern=_comma_list(PRIORITIES)),
         },
-        {"name": "category", "in": "query", "schema": _string(maxLength=64)},
-        {"name": "zone", "in": "query", "schema": _string(maxLength=64)},
+        {"name": "category", "in": "query", "schema": _input(maxLength=64)},
+        {"name": "zone", "in": "query", "schema": _input(maxLength=64)},
         {"name": "assignee", "in": "query", "schema": _string(enum=list(ASSIGNEE_FILTERS))},
         {"name": "older_than_hours", "in": "query", "schema": {"type": "integer", "minimum": 1}},
         {
@@ -115,7 +125,7 @@ def document() -> dict[str, Any]:
             "in": "query",
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
         },
-        {"name": "cursor", "in": "query", "schema": _string()},
+        {"name": "cursor", "in": "query", "schema": _input()},
     ]
     nullable_string = {"type": "string", "nullable": True}
     return {
@@ -193,9 +203,9 @@ def document() -> dict[str, Any]:
                             "application/json": {
                                 "schema": _object(
                                     ["email", "password", "totp"],
-                                    email=_string(minLength=1),
-                                    password=_string(minLength=1),
-                                    totp=_string(minLength=1),
+                                    email=_input(minLength=1),
+                                    password=_input(minLength=1),
+                                    totp=_input(minLength=1),
                                 )
                             }
                         },
@@ -248,7 +258,7 @@ def document() -> dict[str, Any]:
                             "name": "by",
                             "in": "query",
                             "description": "Comma-separated: " + ", ".join(STATS_KEYS),
-                            "schema": _string(),
+                            "schema": _input(),
                         },
                         {"name": "period", "in": "query", "schema": _string(enum=list(PERIODS))},
                         {"name": "from", "in": "query", "schema": _string(format="date")},
@@ -313,7 +323,7 @@ def document() -> dict[str, Any]:
                 409,
             ),
             "/tips/{reference}/notes": _action(
-                "Add a staff note (sealed)", _object(["note"], note=_string(minLength=1)), 413
+                "Add a staff note (sealed)", _object(["note"], note=_input(minLength=1)), 413
             ),
             "/tips/{reference}/tags": _action(
                 "Replace the tip's tags",
@@ -330,25 +340,23 @@ def document() -> dict[str, Any]:
                 "Link to another tip of your units",
                 _object(
                     ["reference"],
-                    reference=_string(minLength=1),
+                    reference=_input(minLength=1),
                     kind=_string(enum=list(LINK_KINDS)),
                 ),
             ),
             "/tips/{reference}/refer": _action(
                 "Refer to another unit (it becomes the primary unit)",
-                _object(["unit"], unit=_string(minLength=1)),
+                _object(["unit"], unit=_input(minLength=1)),
                 409,
             ),
             "/tips/{reference}/messages": _action(
                 "Ask the tipster (web follow-up, or a text for an SMS tip)",
-                _object(["message"], message=_string(minLength=1)),
+                _object(["message"], message=_input(minLength=1)),
                 413,
             ),
             "/tips/{reference}/reward": _action(
                 "Record a reward decision (supervisors)",
-                _object(
-                    ["decision"], decision=_string(enum=list(REWARD_DECISIONS)), note=_string()
-                ),
+                _object(["decision"], decision=_string(enum=list(REWARD_DECISIONS)), note=_input()),
                 403,
             ),
         },
