@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 _ITEM_KEY = re.compile(r"[0-9a-f]{32}")
+# What write() leaves on disk: the file, or its partial form if the writer died first.
+_STORED_NAME = re.compile(r"(?P<key>[0-9a-f]{32})\.(?:sealed|partial)")
 
 
 class AttachmentStore:
@@ -48,6 +50,33 @@ class AttachmentStore:
             partial.unlink(missing_ok=True)
             raise
         return relative
+
+    def written_before(self, cutoff: float) -> Iterator[tuple[str, str]]:
+        """(item key, relative path) of each file write() made, whole or partial, last
+        written before ``cutoff`` (a ``time.time()`` value). Other names are not ours and
+        are never listed."""
+        top = self.root / "attachments"
+        if not top.is_dir():
+            return
+        with os.scandir(top) as shards:
+            for shard in shards:
+                if not (
+                    shard.is_dir(follow_symlinks=False) and re.fullmatch(r"[0-9a-f]{2}", shard.name)
+                ):
+                    continue
+                with os.scandir(shard.path) as entries:
+                    for entry in entries:
+                        match = _STORED_NAME.fullmatch(entry.name)
+                        if not match or not match["key"].startswith(shard.name):
+                            continue
+                        if not entry.is_file(follow_symlinks=False):
+                            continue
+                        try:
+                            written = entry.stat(follow_symlinks=False).st_mtime
+                        except FileNotFoundError:  # deleted or renamed since it was listed
+                            continue
+                        if written < cutoff:
+                            yield match["key"], f"attachments/{shard.name}/{entry.name}"
 
     def open(self, relative: str) -> BinaryIO:
         return self.path(relative).open("rb")

@@ -30,6 +30,7 @@ CRON_TABLE: tuple[CronEntry, ...] = (
     CronEntry("workers.jobs.escalate_overdue", 300),
     CronEntry("workers.jobs.expire_reply_handles", 3600),
     CronEntry("workers.jobs.delete_expired_tips", 3600),
+    CronEntry("workers.jobs.delete_orphan_files", 24 * 3600),
     CronEntry("workers.jobs.sweep_provider", 3600),
 )
 

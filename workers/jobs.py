@@ -107,6 +107,18 @@ def delete_expired_tips() -> int:
     return count
 
 
+def delete_orphan_files() -> int:
+    """Delete sealed files that no row names (left by a crash), a day after they were written."""
+    import time
+
+    from tipline.triage.retention import delete_orphan_files as delete_orphans
+
+    count = delete_orphans(get_runtime(), time.time())
+    if count:
+        log.warning("deleted %d sealed file(s) that no tip refers to", count)
+    return count
+
+
 def sweep_outbox() -> int:
     """Enqueue outbox work that never reached Redis (or whose job was lost)."""
     from workers.sweeper import sweep

@@ -5,10 +5,16 @@ tags, links, SMS reply handle and outbox rows; then its sealed files, overwritte
 they are unlinked. Each deletion is audited by reference, without content. Files are
 removed after the commit: a crash in between leaves sealed files nobody can find (their
 keys are gone with the rows), never a row whose files are missing.
+
+Such files, and those of a process killed between writing a file and committing its row
+(web intake, follow-up, MMS), are found by delete_orphan_files: a daily walk of the
+store that deletes what no row names, once it is old enough that no transaction can
+still be about to commit it.
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -19,6 +25,9 @@ from tipline.models import SealedItem, Tip
 from tipline.runtime import Runtime
 
 BATCH = 200
+# A file is written moments before the transaction that names it commits (a request, a
+# job). A day is far beyond that, and short enough that disks do not fill.
+ORPHAN_GRACE_SECONDS = 24 * 3600
 
 
 def delete_expired(runtime: Runtime, now: datetime) -> int:
@@ -56,4 +65,25 @@ def delete_expired(runtime: Runtime, now: datetime) -> int:
             for path in paths:
                 runtime.store.delete(path)
             deleted += len(rows)
+    return deleted
+
+
+def delete_orphan_files(runtime: Runtime, now: float) -> int:
+    """Overwrite and unlink store files that no sealed item names and that were last
+    written more than ORPHAN_GRACE_SECONDS before ``now``; how many went."""
+    deleted = 0
+    found = runtime.store.written_before(now - ORPHAN_GRACE_SECONDS)
+    while batch := list(itertools.islice(found, 500)):
+        with runtime.sessions() as session:
+            named = set(
+                session.scalars(
+                    select(SealedItem.item_key).where(
+                        SealedItem.item_key.in_([key for key, _ in batch])
+                    )
+                )
+            )
+        for key, relative in batch:
+            if key not in named:
+                runtime.store.delete(relative)
+                deleted += 1
     return deleted
