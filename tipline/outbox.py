@@ -26,7 +26,9 @@ ROUTE_TIP = "route_tip"  # place a tip in its unit queues (payload: none)
 FETCH_MEDIA = "fetch_media"  # MMS: download, scrub, seal (payload: message SID, media URLs)
 PURGE_MESSAGE = "purge_message"  # delete a message and its media at Twilio (payload: SID)
 SEND_SMS = "send_sms"  # text the tipster through the reply handle (payload: the text)
-JOBS = (ROUTE_TIP, FETCH_MEDIA, PURGE_MESSAGE, SEND_SMS)
+# email staff a content-free notice (payload: which notice, unit, priority, …; no content)
+NOTIFY_STAFF = "notify_staff"
+JOBS = (ROUTE_TIP, FETCH_MEDIA, PURGE_MESSAGE, SEND_SMS, NOTIFY_STAFF)
 
 
 @dataclass(frozen=True)

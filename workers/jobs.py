@@ -15,17 +15,22 @@ log = logging.getLogger("tipline.jobs")
 
 def route_tip(tip_id: int) -> bool:
     """Place a tip in its unit queues; True if this delivery did it, False if done before."""
+    from tipline.triage.notices import promise_new_tip
+
     runtime = get_runtime()
+    notice = None
     with transaction(runtime.sessions) as session:
         placement = place_tip(session, int(tip_id), runtime.settings.time_granularity_minutes)
+        if placement is not None and placement.placed:
+            # Content-free notice: which unit and how urgent, nothing the tipster wrote;
+            # promised with the placement, so a mail server down delays it, never loses it.
+            notice = promise_new_tip(session, runtime, placement)
     if placement is None:
         return False
     if placement.placed:
-        # Content-free notice: which units and how urgent, nothing the tipster wrote.
         log.info("new %s-priority tip for %s", placement.priority, ", ".join(placement.units))
-        from tipline.triage.notices import announce_new_tip
-
-        announce_new_tip(runtime, placement)  # best effort: the tip is placed already
+        if notice is not None:
+            enqueue_committed(runtime, (notice,))
     return placement.placed
 
 
@@ -33,10 +38,19 @@ def escalate_overdue() -> int:
     """Mark tips past their first-triage deadline and tell their units' supervisors."""
     from tipline.triage.notices import escalate_overdue as escalate
 
-    count = escalate(get_runtime(), utcnow())
+    runtime = get_runtime()
+    count, notices = escalate(runtime, utcnow())
+    enqueue_committed(runtime, notices)
     if count:
         log.info("%d tip(s) overdue for triage escalated", count)
     return count
+
+
+def notify_staff(outbox_id: int) -> bool:
+    """Email the content-free notice an outbox row promised (raises while mail fails)."""
+    from tipline.triage.notices import deliver
+
+    return deliver(get_runtime(), int(outbox_id))
 
 
 def fetch_media(outbox_id: int) -> int:

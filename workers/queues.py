@@ -22,11 +22,12 @@ log = logging.getLogger("tipline.queues")
 # queue because of a restart; past the last retry the sweeper requeues it anyway.
 ROUTE_RETRY = Retry(max=5, interval=[3, 10, 30, 60, 120])
 # Twilio jobs: Twilio unreachable or busy, and (deletes) error 20009 "not final yet",
-# which can last until the carrier reports delivery.
-SMS_RETRY = {
+# which can last until the carrier reports delivery. Notices: the mail server down.
+WORK_RETRY = {
     outbox.FETCH_MEDIA: Retry(max=5, interval=[10, 60, 300, 1800, 3600]),
     outbox.SEND_SMS: Retry(max=5, interval=[10, 60, 300, 1800, 3600]),
     outbox.PURGE_MESSAGE: Retry(max=8, interval=[10, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600]),
+    outbox.NOTIFY_STAFF: Retry(max=5, interval=[10, 60, 300, 1800, 3600]),
 }
 # A message Twilio has just sent cannot be deleted before it is final: try a bit later.
 PURGE_SENT_DELAY = timedelta(seconds=60)
@@ -58,6 +59,15 @@ def sms_queue(runtime: Runtime) -> Queue:
 
 def maintenance_queue(runtime: Runtime) -> Queue:
     return Queue(queue_names(runtime)[2], connection=runtime.redis, serializer=JSONSerializer)
+
+
+def work_queue(runtime: Runtime, job: str) -> Queue:
+    """The queue an outbox job runs on: routing first, Twilio work next, notices last."""
+    if job == outbox.ROUTE_TIP:
+        return intake_queue(runtime)
+    if job == outbox.NOTIFY_STAFF:
+        return maintenance_queue(runtime)
+    return sms_queue(runtime)
 
 
 def route_job_id(runtime: Runtime, tip_id: int) -> str:
@@ -100,11 +110,11 @@ def enqueue_work(runtime: Runtime, work: Work, delay: timedelta | None = None) -
     options = {
         "job_id": work_job_id(runtime, work),
         "description": work.job,
-        "retry": SMS_RETRY[work.job],
+        "retry": WORK_RETRY[work.job],
         "result_ttl": 0,
         "failure_ttl": 6 * 3600,
     }
-    queue = sms_queue(runtime)
+    queue = work_queue(runtime, work.job)
     if delay is not None:
         queue.enqueue_in(delay, f"workers.jobs.{work.job}", work.outbox_id, **options)
         return

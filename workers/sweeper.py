@@ -23,9 +23,16 @@ from sqlalchemy import select, update
 
 from tipline.db import transaction
 from tipline.models import OutboxEntry
-from tipline.outbox import ROUTE_TIP, Work
+from tipline.outbox import Work
 from tipline.runtime import Runtime
-from workers.queues import enqueue_work, intake_queue, sms_queue, work_job_id
+from workers.queues import (
+    enqueue_work,
+    intake_queue,
+    maintenance_queue,
+    sms_queue,
+    work_job_id,
+    work_queue,
+)
 
 log = logging.getLogger("tipline.sweeper")
 
@@ -39,10 +46,9 @@ _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DE
 
 
 def sweep(runtime: Runtime) -> int:
-    queues = {ROUTE_TIP: intake_queue(runtime)}
     # A job whose worker was killed stays "started" until cleaned; clean now so it is
     # retried or failed rather than waiting for the worker's maintenance interval.
-    for queue in (queues[ROUTE_TIP], sms_queue(runtime)):
+    for queue in (intake_queue(runtime), sms_queue(runtime), maintenance_queue(runtime)):
         _expire_abandoned(queue)
         queue.started_job_registry.cleanup()
     enqueued = 0
@@ -62,9 +68,7 @@ def sweep(runtime: Runtime) -> int:
                 .limit(BATCH)
             ).all()
         for outbox_id, job, tip_id in pending:
-            if _sweep_one(
-                runtime, queues.get(job) or sms_queue(runtime), Work(job, outbox_id, tip_id)
-            ):
+            if _sweep_one(runtime, work_queue(runtime, job), Work(job, outbox_id, tip_id)):
                 enqueued += 1
         if len(pending) < BATCH:
             break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,9 +10,11 @@ from sqlalchemy import select, update
 
 from tests.support.api import bearer, routed_tip
 from tipline.db import transaction
-from tipline.models import AuditEntry, Tip
+from tipline.models import AuditEntry, OutboxEntry, Tip
 from tipline.models.base import utcnow
+from tipline.outbox import NOTIFY_STAFF, Work
 from workers import jobs
+from workers.queues import maintenance_queue, work_job_id
 
 pytestmark = pytest.mark.embedded
 
@@ -44,6 +47,35 @@ def test_a_mail_server_down_never_keeps_a_tip_from_its_queue(
     with runtime.sessions() as session:
         assert session.scalars(select(Tip.status).where(Tip.reference == reference)).one() == "new"
     assert any("mail server error" in r.getMessage() for r in caplog.records)
+
+
+def test_a_notice_the_mail_server_refused_is_sent_once_it_is_back(
+    client, drain, runtime, world, mailbox
+) -> None:  # type: ignore[no-untyped-def]
+    runtime.settings = runtime.settings.with_overrides(smtp_url="smtp://127.0.0.1:9")
+    reference = routed_tip(client, drain, category="drugs")
+    with runtime.sessions() as session:
+        tip_id = session.scalars(select(Tip.id).where(Tip.reference == reference)).one()
+        promised = session.scalars(
+            select(OutboxEntry.id).where(OutboxEntry.job == NOTIFY_STAFF)
+        ).all()
+    assert len(promised) == 1  # the promise outlives the failed send
+    queue = maintenance_queue(runtime)
+    job_id = work_job_id(runtime, Work(NOTIFY_STAFF, promised[0], tip_id))
+    assert job_id in queue.scheduled_job_registry.get_job_ids()  # RQ will try again
+
+    # Time passes: the retry is due, and the mail server is back.
+    runtime.settings = runtime.settings.with_overrides(smtp_url=mailbox.url)
+    runtime.redis.zadd(queue.scheduled_job_registry.key, {job_id: time.time() - 60})
+    assert jobs.sweep_outbox() == 1
+    drain()
+    members = sorted(a.email for a in world.values() if "on-north-general" in a.units)
+    assert sorted(m["To"] for m in mailbox.messages) == members  # once each
+    with runtime.sessions() as session:
+        assert session.scalars(select(OutboxEntry.id)).all() == []
+    assert jobs.sweep_outbox() == 0
+    drain()
+    assert len(mailbox.messages) == len(members)
 
 
 def test_without_smtp_the_notice_is_logged_without_addresses(
@@ -81,6 +113,7 @@ def test_tips_past_their_deadline_are_escalated_once_to_supervisors(
 
     assert jobs.escalate_overdue() == 1
     assert jobs.escalate_overdue() == 0  # marked: never twice
+    drain()
     breached = api.get("/api/v1/queue?breached=true", headers=north).get_json()["items"]
     assert [item["reference"] for item in breached] == [late]
     supervisors = {a.email for a in world.values() if a.units and a.email.startswith("chief")}
