@@ -81,19 +81,25 @@ class AttachmentStore:
     def open(self, relative: str) -> BinaryIO:
         return self.path(relative).open("rb")
 
-    def delete(self, relative: str) -> None:
-        """Overwrite, then unlink (where the filesystem honours overwrites)."""
-        path = self.path(relative)
+    def delete(self, relative: str) -> bool:
+        """Overwrite, then unlink (where the filesystem honours overwrites). False if the
+        file was gone already. A symbolic link in its place is refused, never followed."""
+        self.path(relative)  # inside the store, or ValueError
+        path = self.root / relative
         try:
-            size = path.stat().st_size
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
         except FileNotFoundError:
-            return
-        with path.open("r+b") as handle:
-            remaining = size
+            return False
+        with os.fdopen(fd, "r+b") as handle:
+            remaining = os.fstat(handle.fileno()).st_size
             while remaining:
                 step = min(remaining, 1 << 20)
                 handle.write(os.urandom(step))
                 remaining -= step
             handle.flush()
             os.fsync(handle.fileno())
-        path.unlink()
+        try:
+            path.unlink()
+        except FileNotFoundError:  # another deleter got there between the two
+            return False
+        return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 
@@ -23,6 +23,7 @@ log = logging.getLogger("tipline.scheduler")
 class CronEntry:
     func: str
     every_seconds: int
+    timeout_seconds: int = 180  # RQ's default job timeout
 
 
 CRON_TABLE: tuple[CronEntry, ...] = (
@@ -30,7 +31,8 @@ CRON_TABLE: tuple[CronEntry, ...] = (
     CronEntry("workers.jobs.escalate_overdue", 300),
     CronEntry("workers.jobs.expire_reply_handles", 3600),
     CronEntry("workers.jobs.delete_expired_tips", 3600),
-    CronEntry("workers.jobs.delete_orphan_files", 24 * 3600),
+    # Walks the whole store: a large one on slow disks takes longer than RQ's default.
+    CronEntry("workers.jobs.delete_orphan_files", 24 * 3600, timeout_seconds=3600),
     CronEntry("workers.jobs.sweep_provider", 3600),
 )
 
@@ -43,7 +45,8 @@ def cron_table(runtime: Runtime) -> tuple[CronEntry, ...]:
     """CRON_TABLE with the operator's sweep interval (``TIPLINE_SWEEP_SECONDS``)."""
     sweep = runtime.settings.sweep_seconds
     return tuple(
-        CronEntry(e.func, sweep) if e.func == "workers.jobs.sweep_outbox" else e for e in CRON_TABLE
+        replace(e, every_seconds=sweep) if e.func == "workers.jobs.sweep_outbox" else e
+        for e in CRON_TABLE
     )
 
 
@@ -59,6 +62,7 @@ def tick(runtime: Runtime, now: float, last_run: dict[str, float]) -> list[str]:
             maintenance_queue(runtime).enqueue(
                 entry.func,
                 description=entry.func.rsplit(".", 1)[-1],
+                job_timeout=entry.timeout_seconds,
                 result_ttl=600,
                 failure_ttl=24 * 3600,
             )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from tests.intake.scrub.samples import CANARIES, assert_clean, tagged_jpeg
 from tests.support.forms import csrf_token, reference_from, sign_in
+from tipline.db import transaction
+from tipline.intake.attachments import received_files
 from tipline.models import AuditEntry, SealedItem, Tip
 
 pytestmark = pytest.mark.embedded
@@ -180,3 +184,33 @@ def test_uploads_in_flight_never_touch_the_disk_in_clear(app) -> None:  # type: 
         assert isinstance(stream.raw, EncryptedTempFile)
         stream.close()
     assert os.environ.get("TMPDIR", "/tmp")  # the spool lives there, unlinked and encrypted
+
+
+def test_files_of_a_commit_that_may_have_happened_are_left_to_the_orphan_sweep(runtime) -> None:  # type: ignore[no-untyped-def]
+    """The connection lost during COMMIT: the server may have committed rows naming the
+    files, so they are not deleted on the spot (the orphan sweep decides, a day later).
+    Any failure before the commit deletes them at once."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("needs a database server connection to cut")
+
+    def sealed(handle) -> None:  # type: ignore[no-untyped-def]
+        handle.write(b"sealed bytes")
+
+    with (
+        pytest.raises(OperationalError),
+        received_files([], runtime.store) as (_, written),
+        transaction(runtime.sessions) as session,
+    ):
+        written.append(runtime.store.write(secrets.token_hex(16), sealed))
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with runtime.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert runtime.store.path(written[0]).exists()
+
+    with (
+        pytest.raises(ValueError, match="refused before the commit"),
+        received_files([], runtime.store) as (_, refused),
+    ):
+        refused.append(runtime.store.write(secrets.token_hex(16), sealed))
+        raise ValueError("refused before the commit")
+    assert not runtime.store.path(refused[0]).exists()

@@ -16,7 +16,8 @@ from tests.support.forms import csrf_token
 from tipline.db import transaction
 from tipline.models import AuditEntry, SealedItem, Tip, TipKeyGrant, TipUnit
 from tipline.models.base import utcnow
-from tipline.triage.retention import ORPHAN_GRACE_SECONDS
+from tipline.store import AttachmentStore
+from tipline.triage.retention import ORPHAN_FLOOR, ORPHAN_GRACE_SECONDS, OrphanSweepRefused
 from workers import jobs
 
 pytestmark = pytest.mark.embedded
@@ -105,6 +106,16 @@ def _age(path, seconds: float) -> None:  # type: ignore[no-untyped-def]
     os.utime(path, (then, then))
 
 
+def _orphan(store: AttachmentStore, suffix: str, age: float):  # type: ignore[no-untyped-def]
+    """A file as AttachmentStore.write leaves it, that no row names, ``age`` seconds old."""
+    key = secrets.token_hex(16)
+    path = store.path(store.relative_path(key)).with_suffix(suffix)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_bytes(b"sealed bytes whose keys are gone")
+    _age(path, age)
+    return path
+
+
 def test_files_no_row_names_go_a_day_after_they_were_written(
     app, client, drain, runtime, world
 ) -> None:  # type: ignore[no-untyped-def]
@@ -129,17 +140,9 @@ def test_files_no_row_names_go_a_day_after_they_were_written(
     live = runtime.store.path(live_path)
     _age(live, 2 * ORPHAN_GRACE_SECONDS)  # old, but named by its row: it stays
 
-    def orphan(suffix: str, age: float):  # type: ignore[no-untyped-def]
-        key = secrets.token_hex(16)
-        path = runtime.store.path(runtime.store.relative_path(key)).with_suffix(suffix)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"sealed bytes whose keys are gone")
-        _age(path, age)
-        return path
-
-    old_sealed = orphan(".sealed", ORPHAN_GRACE_SECONDS + 60)
-    old_partial = orphan(".partial", 3 * ORPHAN_GRACE_SECONDS)  # a writer killed mid-file
-    recent = orphan(".sealed", ORPHAN_GRACE_SECONDS - 600)  # its commit may be on its way
+    old_sealed = _orphan(runtime.store, ".sealed", ORPHAN_GRACE_SECONDS + 60)
+    old_partial = _orphan(runtime.store, ".partial", 3 * ORPHAN_GRACE_SECONDS)  # writer killed
+    recent = _orphan(runtime.store, ".sealed", ORPHAN_GRACE_SECONDS - 600)  # commit on its way
     not_ours = old_sealed.parent / "operator-notes.txt"
     not_ours.write_bytes(b"not a file the store wrote")
     _age(not_ours, 10 * ORPHAN_GRACE_SECONDS)
@@ -156,3 +159,47 @@ def test_files_no_row_names_go_a_day_after_they_were_written(
     )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_data() == b"the tipster's notes\n"
+
+
+def test_the_orphan_sweep_deletes_nothing_when_the_files_look_like_another_databases(
+    client, drain, runtime
+) -> None:  # type: ignore[no-untyped-def]
+    """A worker on the wrong database (empty, or a staging copy beside the real data
+    directory) would see every file as an orphan: it refuses, and every file stays."""
+    old = 2 * ORPHAN_GRACE_SECONDS
+    strays = [_orphan(runtime.store, ".sealed", old) for _ in range(2)]
+    with pytest.raises(OrphanSweepRefused, match="Nothing was deleted"):
+        jobs.delete_orphan_files()  # the database names no file at all
+    assert all(path.exists() for path in strays)
+
+    data = {
+        "category": "drugs",
+        "zone": "on-north",
+        "description": "One tip with a file, among many files no tip names.",
+        "lang": "en",
+        "csrf_token": csrf_token(client, "/tip"),
+        "attachments": (io.BytesIO(b"notes\n"), "notes.txt"),
+    }
+    assert client.post("/tip", data=data, content_type="multipart/form-data").status_code == 200
+    drain()
+    with runtime.sessions() as session:
+        (live,) = [p for p in session.scalars(select(SealedItem.blob_path)) if p]
+    _age(runtime.store.path(live), old)
+    strays += [_orphan(runtime.store, ".sealed", old) for _ in range(ORPHAN_FLOOR)]
+    with pytest.raises(OrphanSweepRefused, match=f"{len(strays)} of {len(strays) + 1} "):
+        jobs.delete_orphan_files()
+    assert all(path.exists() for path in strays)
+
+
+def test_the_store_never_follows_a_link_it_is_asked_to_delete(runtime) -> None:  # type: ignore[no-untyped-def]
+    target = _orphan(runtime.store, ".sealed", 0)
+    kept = target.read_bytes()
+    link = runtime.store.path(runtime.store.relative_path(secrets.token_hex(16)))
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+    relative = str(link.relative_to(runtime.store.root))
+    with pytest.raises(OSError):
+        runtime.store.delete(relative)
+    assert target.read_bytes() == kept
+    assert runtime.store.delete(str(target.relative_to(runtime.store.root))) is True
+    assert runtime.store.delete(str(target.relative_to(runtime.store.root))) is False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import secrets
 import unicodedata
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import FileStorage
 
 from tipline.crypto import hierarchy as h
@@ -24,6 +26,8 @@ from tipline.errors import InvalidInput, TooLarge
 from tipline.i18n import _l
 from tipline.intake.scrub import Scrubbed, scrub
 from tipline.store import AttachmentStore
+
+log = logging.getLogger("tipline.attachments")
 
 MAX_FILES = 10
 
@@ -67,13 +71,30 @@ def received_files(
     written: list[str] = []
     try:
         yield uploads, written
-    except BaseException:
-        for path in written:
-            store.delete(path)
+    except BaseException as exc:
+        discard_uncommitted(store, written, exc)
         raise
     finally:
         for upload in uploads:
             upload.stream.close()
+
+
+def discard_uncommitted(store: AttachmentStore, written: list[str], exc: BaseException) -> None:
+    """Delete the sealed files of a transaction that raised ``exc`` instead of committing.
+
+    A lost connection may have come after the server committed (during COMMIT), and then
+    a row names these files: they are left to the orphan sweep (tipline.triage.retention),
+    which deletes them a day later only if no row does. A statement the database refused
+    (a constraint, a bad value) committed nothing: its files go now."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        if written:
+            log.warning(
+                "%d sealed file(s) left to the orphan sweep (database connection lost)",
+                len(written),
+            )
+        return
+    for path in written:
+        store.delete(path)
 
 
 def _typed_extension(filename: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from tipline import outbox
 from tipline.db import transaction
 from tipline.followup.thread import add_files
-from tipline.intake.attachments import CleanFile, safe_name, seal_files
+from tipline.intake.attachments import CleanFile, discard_uncommitted, safe_name, seal_files
 from tipline.intake.scrub import ScrubError, UnsupportedType, scrub
 from tipline.models import OutboxEntry, Tip
 from tipline.outbox import Work
@@ -133,8 +133,7 @@ def attach_media(runtime: Runtime, outbox_id: int) -> MediaResult | None:
             )
     except BaseException as exc:
         # Not committed: the sealed files written for it go too.
-        for path in written:
-            runtime.store.delete(path)
+        discard_uncommitted(runtime.store, written, exc)
         if isinstance(exc, _AlreadyDone):
             return None
         raise

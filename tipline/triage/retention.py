@@ -28,6 +28,15 @@ BATCH = 200
 # A file is written moments before the transaction that names it commits (a request, a
 # job). A day is far beyond that, and short enough that disks do not fill.
 ORPHAN_GRACE_SECONDS = 24 * 3600
+# Orphans come from crashes: a few at a time. Many of them, or a database that names no
+# file at all, says the worker is on the wrong database or data directory (a staging
+# copy, a restore in the wrong order): then nothing is deleted and a person is asked.
+ORPHAN_FLOOR = 20
+ORPHAN_CEILING = 10_000
+
+
+class OrphanSweepRefused(RuntimeError):
+    """Too many files no row names to be crash leftovers; nothing was deleted."""
 
 
 def delete_expired(runtime: Runtime, now: datetime) -> int:
@@ -70,10 +79,21 @@ def delete_expired(runtime: Runtime, now: datetime) -> int:
 
 def delete_orphan_files(runtime: Runtime, now: float) -> int:
     """Overwrite and unlink store files that no sealed item names and that were last
-    written more than ORPHAN_GRACE_SECONDS before ``now``; how many went."""
-    deleted = 0
+    written more than ORPHAN_GRACE_SECONDS before ``now``; how many went.
+
+    Raises OrphanSweepRefused, deleting nothing, when they look like another database's
+    files rather than crash leftovers: more than ORPHAN_FLOOR and more than a tenth of
+    the files, more than ORPHAN_CEILING, or any two while the database names no file."""
+    with runtime.sessions() as session:
+        names_files = (
+            session.scalar(select(SealedItem.id).where(SealedItem.blob_path.is_not(None)).limit(1))
+            is not None
+        )
+    scanned = 0
+    orphans: list[str] = []
     found = runtime.store.written_before(now - ORPHAN_GRACE_SECONDS)
     while batch := list(itertools.islice(found, 500)):
+        scanned += len(batch)
         with runtime.sessions() as session:
             named = set(
                 session.scalars(
@@ -82,8 +102,16 @@ def delete_orphan_files(runtime: Runtime, now: float) -> int:
                     )
                 )
             )
-        for key, relative in batch:
-            if key not in named:
-                runtime.store.delete(relative)
-                deleted += 1
-    return deleted
+        orphans += [relative for key, relative in batch if key not in named]
+        if len(orphans) > ORPHAN_CEILING:
+            break
+    if (
+        len(orphans) > ORPHAN_CEILING
+        or (len(orphans) > ORPHAN_FLOOR and len(orphans) * 10 > scanned)
+        or (len(orphans) > 1 and not names_files)
+    ):
+        raise OrphanSweepRefused(
+            f"{len(orphans)} of {scanned} sealed files are named by no tip: is this worker "
+            "on the right database and data directory? Nothing was deleted."
+        )
+    return sum(runtime.store.delete(relative) for relative in orphans)
