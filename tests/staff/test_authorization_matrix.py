@@ -1,13 +1,16 @@
 """Every staff page and API call, as every kind of person, generated from the URL map.
 
 Who: nobody (no session or token), a member of the tip's unit (investigator), a
-supervisor of it, an investigator of another unit, and an administrator of no unit.
+supervisor of it, an investigator of another unit, a supervisor of another unit only, and
+an administrator of no unit: each role, in the tip's unit and outside it.
 What: each route × method, with a plausible request (valid CSRF token or bearer token,
 and every field an action reads). The rules checked:
 - without a session every page redirects to sign-in and every API call is 401;
-- nobody outside the tip's unit reads or changes it: every tip route answers 404, no
-  answer carries its reference or text, and its rows are byte for byte unchanged;
-- roles hold: accounts are for admins, unit members and the audit trail for supervisors;
+- nobody outside the tip's unit reads or changes it, whatever their role: every tip
+  route answers 404, no answer carries its reference or text, and its rows are byte for
+  byte unchanged;
+- roles hold: accounts are for admins, unit members and the audit trail for supervisors,
+  and a unit's members only for its own supervisors;
 - no combination answers 500.
 """
 
@@ -58,6 +61,12 @@ def target(client, drain, runtime):  # type: ignore[no-untyped-def]
             select(SealedItem.item_key).where(SealedItem.kind == "attachment")
         ).one()
     return reference, item_key
+
+
+@pytest.fixture
+def other_supervisor(make_account):  # type: ignore[no-untyped-def]
+    """A supervisor of Montreal only: the role, without membership of the tip's unit."""
+    return make_account("montreal-chief@example.test", "supervisor", ("qc-montreal-general",))
 
 
 def _snapshot(runtime, reference: str) -> tuple:  # type: ignore[no-untyped-def]
@@ -127,12 +136,32 @@ def _fields(victim_id: int, other_reference: str, newcomer_email: str) -> dict[s
 
 # What each kind of signed-in person gets from the routes that are not about one tip,
 # as (method, rule) -> {who: status}. "member" is the North investigator, "supervisor"
-# the supervisor of every unit; "outsider" an investigator of another unit; "admin" an
-# administrator of no unit. A route missing here fails the matrix until its rule is
-# written down.
-ANYONE = {"member": 200, "supervisor": 200, "outsider": 200, "admin": 200}
-SUPERVISORS = {"member": 403, "supervisor": 200, "outsider": 403, "admin": 200}
-ADMINS_ONLY = {"member": 403, "supervisor": 403, "outsider": 403, "admin": 200}
+# the supervisor of every unit; "outsider" an investigator of another unit; "outside
+# supervisor" a supervisor of another unit only; "admin" an administrator of no unit. A
+# route missing here fails the matrix until its rule is written down. The outside
+# supervisor's stats, units page and audit trail answer 200: each covers their own units
+# only (stats.export.scope_of, admin.my_units, admin.audit_trail), never the tip's.
+ANYONE = {
+    "member": 200,
+    "supervisor": 200,
+    "outsider": 200,
+    "outside supervisor": 200,
+    "admin": 200,
+}
+SUPERVISORS = {
+    "member": 403,
+    "supervisor": 200,
+    "outsider": 403,
+    "outside supervisor": 200,
+    "admin": 200,
+}
+ADMINS_ONLY = {
+    "member": 403,
+    "supervisor": 403,
+    "outsider": 403,
+    "outside supervisor": 403,
+    "admin": 200,
+}
 EXPECTED = {
     ("GET", "/staff/"): ANYONE,
     ("GET", "/staff/password"): ANYONE,
@@ -146,13 +175,15 @@ EXPECTED = {
     ("GET", "/staff/accounts"): ADMINS_ONLY,
     ("POST", "/staff/accounts"): {**ADMINS_ONLY, "admin": 400},  # the matrix's fields
     ("POST", "/staff/accounts/<staff_id>/<change>"): {**ADMINS_ONLY, "admin": 303},
-    # A unit's members are managed by that unit's supervisors; to an admin outside the
-    # unit, the unit's membership is "not yours".
+    # A unit's members are managed by that unit's supervisors; to a supervisor or an
+    # admin outside the unit, the unit's membership is "not yours".
     ("POST", "/staff/units/<slug>/members"): {
-        "member": 403, "supervisor": 303, "outsider": 403, "admin": 404,
+        "member": 403, "supervisor": 303, "outsider": 403, "outside supervisor": 404,
+        "admin": 404,
     },
     ("POST", "/staff/units/<slug>/members/<staff_id>/remove"): {
-        "member": 403, "supervisor": 303, "outsider": 403, "admin": 404,
+        "member": 403, "supervisor": 303, "outsider": 403, "outside supervisor": 404,
+        "admin": 404,
     },
 }  # fmt: skip
 
@@ -212,7 +243,7 @@ class Person:
 
 
 def test_nobody_outside_a_unit_reads_or_changes_its_tips(
-    app, client, drain, runtime, world, target, admin_account, newcomer
+    app, client, drain, runtime, world, target, admin_account, other_supervisor, newcomer
 ) -> None:  # type: ignore[no-untyped-def]
     from tests.support.api import routed_tip
 
@@ -224,7 +255,13 @@ def test_nobody_outside_a_unit_reads_or_changes_its_tips(
     outsiders = {
         "nobody": Person(app, runtime, None),
         "other unit": Person(app, runtime, world["montreal"]),
+        "supervisor of another unit": Person(app, runtime, other_supervisor),
         "admin of no unit": Person(app, runtime, admin_account),
+    }
+    keys = {
+        "other unit": "outsider",
+        "supervisor of another unit": "outside supervisor",
+        "admin of no unit": "admin",
     }
     fields = _fields(world["north"].id, other, newcomer.email)
     checked = 0
@@ -245,8 +282,7 @@ def test_nobody_outside_a_unit_reads_or_changes_its_tips(
                 elif "<reference>" in rule:
                     assert status == 404, where
                 else:
-                    key = "outsider" if who == "other unit" else "admin"
-                    assert status == _expected(key, method, rule), where
+                    assert status == _expected(keys[who], method, rule), where
                 if url.startswith("/api/"):
                     assert str(status) in _documented(url, method, reference, item_key), (
                         f"{where}: a status the OpenAPI document does not declare"
