@@ -32,6 +32,20 @@ def _close(api, headers, reference: str, disposition: str) -> None:  # type: ign
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
+def _tip_with_file(client, drain, description: str, notes: bytes) -> None:  # type: ignore[no-untyped-def]
+    """A web tip with one text file, routed by the worker."""
+    data = {
+        "category": "drugs",
+        "zone": "on-north",
+        "description": description,
+        "lang": "en",
+        "csrf_token": csrf_token(client, "/tip"),
+        "attachments": (io.BytesIO(notes), "notes.txt"),
+    }
+    assert client.post("/tip", data=data, content_type="multipart/form-data").status_code == 200
+    drain()
+
+
 def _closed_days_ago(runtime, reference: str, days: float) -> None:  # type: ignore[no-untyped-def]
     with transaction(runtime.sessions) as session:
         session.execute(
@@ -44,16 +58,7 @@ def _closed_days_ago(runtime, reference: str, days: float) -> None:  # type: ign
 def test_an_expired_tip_goes_whole_and_its_deletion_is_audited(
     app, client, drain, runtime, world
 ) -> None:  # type: ignore[no-untyped-def]
-    data = {
-        "category": "drugs",
-        "zone": "on-north",
-        "description": "A tip with a photo that will expire.",
-        "lang": "en",
-        "csrf_token": csrf_token(client, "/tip"),
-        "attachments": (__import__("io").BytesIO(b"plain notes\n"), "notes.txt"),
-    }
-    assert client.post("/tip", data=data, content_type="multipart/form-data").status_code == 200
-    drain()
+    _tip_with_file(client, drain, "A tip with a photo that will expire.", b"plain notes\n")
     with runtime.sessions() as session:
         expired = session.scalars(select(Tip.reference)).one()
         files = [
@@ -122,16 +127,9 @@ def test_files_no_row_names_go_a_day_after_they_were_written(
     """A crash between writing a sealed file and committing its row (or between
     retention's commit and its unlink) leaves a file no row names: the daily job deletes
     it once it is older than the grace period, and never touches a file a row names."""
-    data = {
-        "category": "drugs",
-        "zone": "on-north",
-        "description": "A tip whose photo must survive the orphan sweep.",
-        "lang": "en",
-        "csrf_token": csrf_token(client, "/tip"),
-        "attachments": (io.BytesIO(b"the tipster's notes\n"), "notes.txt"),
-    }
-    assert client.post("/tip", data=data, content_type="multipart/form-data").status_code == 200
-    drain()
+    _tip_with_file(
+        client, drain, "A tip whose photo must survive the orphan sweep.", b"the tipster's notes\n"
+    )
     with runtime.sessions() as session:
         reference = session.scalars(select(Tip.reference)).one()
         item_key, live_path = session.execute(
@@ -172,16 +170,7 @@ def test_the_orphan_sweep_deletes_nothing_when_the_files_look_like_another_datab
         jobs.delete_orphan_files()  # the database names no file at all
     assert all(path.exists() for path in strays)
 
-    data = {
-        "category": "drugs",
-        "zone": "on-north",
-        "description": "One tip with a file, among many files no tip names.",
-        "lang": "en",
-        "csrf_token": csrf_token(client, "/tip"),
-        "attachments": (io.BytesIO(b"notes\n"), "notes.txt"),
-    }
-    assert client.post("/tip", data=data, content_type="multipart/form-data").status_code == 200
-    drain()
+    _tip_with_file(client, drain, "One tip with a file, among many files no tip names.", b"notes\n")
     with runtime.sessions() as session:
         (live,) = [p for p in session.scalars(select(SealedItem.blob_path)) if p]
     _age(runtime.store.path(live), old)
