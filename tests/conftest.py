@@ -28,7 +28,18 @@ from tipline.crypto import recovery as rk
 from tipline.db import transaction
 from tipline.keyring import add_staff, ensure_unit, grant_unit, unit_key_from_recovery
 from tipline.migrate import upgrade
-from tipline.models import AuditEntry, OutboxEntry, SealedItem, Staff, Tip, TipKeyGrant, TipUnit
+from tipline.models import (
+    AuditEntry,
+    OutboxEntry,
+    SealedItem,
+    Staff,
+    StatsRelease,
+    StatsReleaseTable,
+    StatsRollup,
+    Tip,
+    TipKeyGrant,
+    TipUnit,
+)
 from tipline.runtime import Runtime
 from tipline.settings import Settings
 from workers.queues import queue_names
@@ -220,7 +231,17 @@ def runtime(settings: Settings, world: dict[str, StaffAccount]) -> Iterator[Runt
     set_runtime(None)
     # Every test starts from the same world: no tips, a fresh audit log, no Redis state.
     with transaction(rt.sessions) as session:
-        for model in (SealedItem, TipKeyGrant, TipUnit, OutboxEntry, Tip, AuditEntry):
+        for model in (
+            SealedItem,
+            TipKeyGrant,
+            TipUnit,
+            OutboxEntry,
+            Tip,
+            AuditEntry,
+            StatsReleaseTable,
+            StatsRelease,
+            StatsRollup,
+        ):
             session.execute(delete(model))
         session.execute(Staff.__table__.update().values(totp_last_counter=0))
     _clear_redis(rt)

@@ -6,6 +6,8 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -24,6 +26,44 @@ def _runtime(require_secrets: bool = True):  # type: ignore[no-untyped-def]
     from tipline.runtime import Runtime
 
     return Runtime(_settings(require_secrets))
+
+
+def _zone(runtime):  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(runtime.settings.timezone)
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Bad input is a usage error: its one-line message and exit code 2."""
+    from tipline.errors import InvalidInput
+
+    try:
+        yield
+    except InvalidInput as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@contextmanager
+def _ledger_errors() -> Iterator[None]:
+    """The database (and with it the statistics ledger) unreachable: say so in one line,
+    exit 2, and publish nothing."""
+    from sqlalchemy.exc import OperationalError
+
+    from tipline.errors import InvalidInput
+
+    try:
+        yield
+    except InvalidInput as exc:
+        raise click.UsageError(str(exc)) from exc
+    except OperationalError as exc:
+        click.echo(
+            f"Error: the database cannot be reached ({type(exc.orig).__name__}); nothing "
+            "was published. Check TIPLINE_DATABASE_URL and that the database is up.",
+            err=True,
+        )
+        raise SystemExit(2) from exc
 
 
 def _logging() -> None:
@@ -139,11 +179,16 @@ def stats() -> None:
 
 @stats.command("export")
 @click.option(
-    "--by", "by", default="zone,category", show_default=True, help="Grouping keys, comma-separated."
+    "--by",
+    "by",
+    default="zone,category",
+    show_default=True,
+    help="Grouping keys, comma-separated (period, zone, province, category, status, "
+    "disposition, priority, channel).",
 )
-@click.option("--period", default="month", show_default=True)
-@click.option("--from", "start", default=None, help="First day (YYYY-MM-DD); default a year ago.")
-@click.option("--to", "end", default=None, help="Last day, included (YYYY-MM-DD); default today.")
+@click.option("--period", default="month", show_default=True, help="day, week or month")
+@click.option("--from", "start", default=None, help="First day of a period (YYYY-MM-DD).")
+@click.option("--to", "end", default=None, help="Last day of a period, included (YYYY-MM-DD).")
 @click.option("--format", "fmt", default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def stats_export(
@@ -153,36 +198,72 @@ def stats_export(
     from rich.console import Console
 
     from tipline.db import transaction
-    from tipline.errors import InvalidInput
     from tipline.models.base import utcnow
+    from tipline.stats import periods
     from tipline.stats import request as stats_request
     from tipline.stats.export import export
 
     runtime = _runtime(require_secrets=True)
-    try:
-        wanted = stats_request.parse(
-            by,
-            period,
-            start,
-            end,
-            fmt,
-            today=utcnow().date(),
-            k=runtime.settings.stats_k,
-            rounding=runtime.settings.stats_rounding,
-        )
-    except InvalidInput as exc:
-        raise click.UsageError(str(exc)) from exc  # exit code 2, like any bad option
+    last_month = periods.last_released_month(utcnow(), _zone(runtime))
+    with _usage_errors():
+        wanted = stats_request.parse(by, period, start, end, fmt, last_month=last_month)
     console = Console(stderr=True)
-    with console.status("counting…"), transaction(runtime.sessions) as session:
-        text, _ = export(
-            session, runtime.config, runtime.settings, wanted, actor="cli", unit_ids=None
-        )
+    with console.status("counting…"), _ledger_errors(), transaction(runtime.sessions) as session:
+        text, _ = export(session, runtime.config, runtime.settings, wanted, actor="cli")
     if output:
         output.write_text(text, encoding="utf-8")
         console.print(f"written to {output}")
     else:
         click.echo(text, nl=False)
     runtime.close()
+
+
+@stats.command("release")
+@click.option("--months", default=24, show_default=True, help="How many ended months to check.")
+def stats_release(months: int) -> None:
+    """Make the releases of ended months that have none yet (the scheduler does it too)."""
+    from tipline.models.base import utcnow
+    from tipline.stats import scheduling
+
+    runtime = _runtime(require_secrets=True)
+    with _ledger_errors():
+        made = scheduling.release_ended_months(runtime, utcnow(), months)
+    click.echo(
+        "released: " + ", ".join(m.strftime("%Y-%m") for m in made)
+        if made
+        else f"every one of the last {months} ended months is already released"
+    )
+    runtime.close()
+
+
+@stats.command("repair")
+@click.option("--check", is_flag=True, help="Only compare; exit 1 if the rollup is wrong.")
+def stats_repair(check: bool) -> None:
+    """Rebuild the statistics rollup from the tips, and report any difference."""
+    import time
+
+    from tipline.db import transaction
+    from tipline.stats import rollup
+
+    runtime = _runtime()
+    started = time.perf_counter()
+    with _ledger_errors(), transaction(runtime.sessions) as session:
+        found = rollup.repair(session, fix=not check)
+    seconds = time.perf_counter() - started
+    if found.keys_wrong:
+        verb = "differ" if check else "differed, now rebuilt from the tips"
+        click.echo(
+            f"{found.keys_wrong} of {found.keys_checked} rollup rows {verb} "
+            f"({found.tips_off} tips off; {found.tips_counted} tips counted; {seconds:.1f} s)"
+        )
+    else:
+        click.echo(
+            f"the rollup matches the tips: {found.keys_checked} rows, "
+            f"{found.tips_counted} tips counted ({seconds:.1f} s)"
+        )
+    runtime.close()
+    if check and found.keys_wrong:
+        raise SystemExit(1)
 
 
 # --- keys, units, staff -----------------------------------------------------------------

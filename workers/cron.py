@@ -34,6 +34,8 @@ CRON_TABLE: tuple[CronEntry, ...] = (
     # Walks the whole store: a large one on slow disks takes longer than RQ's default.
     CronEntry("workers.jobs.delete_orphan_files", 24 * 3600, timeout_seconds=3600),
     CronEntry("workers.jobs.sweep_provider", 3600),
+    # A month's statistics are made once, an hour after it ends; a large one takes a while.
+    CronEntry("workers.jobs.release_statistics", 3600, timeout_seconds=3600),
 )
 
 

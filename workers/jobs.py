@@ -133,6 +133,17 @@ def delete_orphan_files() -> int:
     return count
 
 
+def release_statistics() -> int:
+    """Make the statistics of the months that have ended and have none yet: the month
+    just ended, and after an upgrade those of the two years before (once)."""
+    from tipline.stats.scheduling import release_ended_months
+
+    made = release_ended_months(get_runtime(), utcnow(), 24)
+    if made:
+        log.info("statistics released for %d month(s)", len(made))
+    return len(made)
+
+
 def sweep_outbox() -> int:
     """Enqueue outbox work that never reached Redis (or whose job was lost)."""
     from workers.sweeper import sweep

@@ -23,6 +23,7 @@ from tipline.intake.attachments import CleanFile, seal_files
 from tipline.keyring import UnitKeyRow, current_unit_keys
 from tipline.models import OutboxEntry, SealedItem, Tip, TipKeyGrant, TipUnit
 from tipline.models.base import truncated_now, utcnow
+from tipline.stats.rollup import tracking
 from tipline.store import AttachmentStore
 from tipline.triage.config import TiplineConfig
 from tipline.triage.routing import Routing, has_urgent_words, route
@@ -302,6 +303,19 @@ def reroute_tip(
     """Give a tip its category and place after intake, and move it to the units those
     route to: the tip key is sealed to the new units, and the units it leaves lose their
     row and their grant. The caller commits."""
+    with tracking(session, [tip.id]):
+        return _reroute(session, config, tip, tip_key, zone, category, urgent)
+
+
+def _reroute(
+    session: Session,
+    config: TiplineConfig,
+    tip: Tip,
+    tip_key: PrivateKey,
+    zone: str | None,
+    category: str,
+    urgent: bool,
+) -> Routing:
     routing = route(config, zone, category, urgent)
     slugs = (routing.primary, *routing.info_only)
     unit_rows = current_unit_keys(session, slugs)

@@ -9,6 +9,7 @@ from tipline.models.base import Base
 from tipline.models.outbox import OutboxEntry
 from tipline.models.sms import ReplyHandle
 from tipline.models.staff import Membership, Staff
+from tipline.models.stats import StatsRelease, StatsReleaseTable, StatsRollup
 from tipline.models.tip import SealedItem, Tip, TipKeyGrant, TipLink, TipTag, TipUnit
 from tipline.models.unit import Unit, UnitKey
 
@@ -20,6 +21,9 @@ __all__ = [
     "ReplyHandle",
     "SealedItem",
     "Staff",
+    "StatsRelease",
+    "StatsReleaseTable",
+    "StatsRollup",
     "Tip",
     "TipKeyGrant",
     "TipLink",

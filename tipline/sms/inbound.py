@@ -27,6 +27,7 @@ from tipline.sms import conversation as conversations
 from tipline.sms import provider, texts
 from tipline.sms.conversation import ASK_CATEGORY, ASK_ZONE, FINISHED, NEW, OPEN, Conversation
 from tipline.sms.keywords import Keyword, keyword, language_of, menu_number, postal_code
+from tipline.stats.rollup import tracking
 from tipline.triage.config import PRIORITIES
 from tipline.triage.routing import has_urgent_words
 
@@ -258,8 +259,9 @@ def _add_text(
     if has_urgent_words(runtime.config, body) and not tip.urgent_words:
         # Only the fact of a match is kept, and the tip moves one priority step up.
         conversation.urgent = True
-        tip.urgent_words = True
-        tip.priority = PRIORITIES[max(PRIORITIES.index(tip.priority) - 1, 0)]
+        with tracking(session, [tip.id]):  # statistics count tips by priority
+            tip.urgent_words = True
+            tip.priority = PRIORITIES[max(PRIORITIES.index(tip.priority) - 1, 0)]
 
 
 def _answer_category(

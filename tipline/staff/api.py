@@ -180,35 +180,29 @@ def queue():  # type: ignore[no-untyped-def]
 @bp.get("/stats")
 @token_required
 def stats():  # type: ignore[no-untyped-def]
-    """Suppressed aggregate statistics of the caller's units (all units for an admin)."""
+    """Suppressed aggregate statistics of every unit, cut from the months' releases."""
+    from zoneinfo import ZoneInfo
+
     from flask import Response
 
+    from tipline.stats import periods
     from tipline.stats import request as stats_request
-    from tipline.stats.export import export, scope_of
+    from tipline.stats.export import check_may_export, export
 
     runtime = _runtime()
     args = request.args
     with transaction(runtime.sessions) as db:
         actor = actor_of(db, g.staff_session)
-        unit_ids = scope_of(db, actor)
+        check_may_export(actor)
         wanted = stats_request.parse(
             args.get("by", "zone,category"),
             args.get("period", "month"),
             args.get("from"),
             args.get("to"),
             args.get("format", "json"),
-            today=utcnow().date(),
-            k=runtime.settings.stats_k,
-            rounding=runtime.settings.stats_rounding,
+            last_month=periods.last_released_month(utcnow(), ZoneInfo(runtime.settings.timezone)),
         )
-        text, media_type = export(
-            db,
-            runtime.config,
-            runtime.settings,
-            wanted,
-            actor=actor.name,
-            unit_ids=unit_ids,
-        )
+        text, media_type = export(db, runtime.config, runtime.settings, wanted, actor=actor.name)
     response = Response(text, mimetype=media_type.split(";")[0])
     if wanted.format == "csv":
         response.headers["Content-Disposition"] = 'attachment; filename="tipline-stats.csv"'

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from tipline.followup.thread import REWARD_DECISIONS
-from tipline.stats.request import FORMATS, PERIODS
-from tipline.stats.request import KEYS as STATS_KEYS
+from tipline.stats.catalogue import KEYS as STATS_KEYS
+from tipline.stats.catalogue import PERIODS
+from tipline.stats.request import FORMATS
 from tipline.triage.config import PRIORITIES
 from tipline.triage.queue import ASSIGNEE_FILTERS, MAX_PAGE, SORTS
 from tipline.triage.workflow import DISPOSITIONS, LINK_KINDS, STATUSES
@@ -250,14 +251,20 @@ def document() -> dict[str, Any]:
             },
             "/stats": {
                 "get": {
-                    "summary": "Suppressed aggregate statistics (supervisors: their units; "
-                    "admins: all)",
+                    "summary": "Suppressed aggregate statistics of every unit, cut from the "
+                    "months' releases (supervisors and admins)",
+                    "description": "Whole periods of months that have ended. By month: "
+                    "the totals, one key, or zone × category, province × category, category "
+                    "× disposition, province × disposition, status × disposition; by week: "
+                    "category or province; by day: province. A window that is not whole "
+                    "periods, or reaches past the last month released, is a 400 naming the "
+                    "nearest valid bounds.",
                     "security": [{"bearer": []}],
                     "parameters": [
                         {
                             "name": "by",
                             "in": "query",
-                            "description": "Comma-separated: " + ", ".join(STATS_KEYS),
+                            "description": "Comma-separated: period, " + ", ".join(STATS_KEYS),
                             "schema": _input(),
                         },
                         {"name": "period", "in": "query", "schema": _string(enum=list(PERIODS))},
@@ -267,7 +274,7 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {"description": "The export, with its method and parameters"},
-                        **_errors(400, 401, 403),
+                        **_errors(400, 401, 403, 503),
                     },
                 }
             },

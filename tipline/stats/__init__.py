@@ -1,8 +1,12 @@
 """Aggregate statistics that cannot be used to re-identify a tipster.
 
-``request`` parses and checks what is asked (grouping keys, period, dates, format);
-``aggregate`` counts in SQL over the clear routing metadata only (never decrypting);
-``suppress`` applies disclosure control (small cells, complementary suppression, optional
-random rounding); ``export`` writes CSV, JSON and GeoJSON. One function,
-:func:`tipline.stats.export.build`, goes from a request to a published table.
+Where things are, in the order a number travels:
+
+- ``rollup``: exact counts of routed tips, kept in the same transaction as every change;
+- ``catalogue``: the tables that can be published (by month, week part and day);
+- ``cube``: one month of the rollup, and every cell of every table, as arrays;
+- ``protect``: what to withhold, and the audit that proves it (tipline/stats/protect.py);
+- ``ledger``: each month's release, made once after the month ended, kept as published;
+- ``request``, ``tables``, ``export``: what is asked, the answer cut from the releases,
+  and the answer as CSV, JSON or GeoJSON; ``charts`` and ``public`` draw the same answers.
 """

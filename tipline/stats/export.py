@@ -1,6 +1,7 @@
-"""From a request to a published table, and the table as CSV, JSON or GeoJSON.
+"""An answer as CSV, JSON or GeoJSON, with its method; who may export, and the audit.
 
-Every export states its method and parameters; every export is audited by the caller.
+Every export states its method and parameters, and is recorded in the audit log with
+the months it was cut from (their numbers are already in the release ledger).
 """
 
 from __future__ import annotations
@@ -9,32 +10,24 @@ import csv
 import io
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.errors import Forbidden
-from tipline.models import Membership
 from tipline.settings import Settings
-from tipline.stats import aggregate
+from tipline.stats import tables
+from tipline.stats.catalogue import ALL
+from tipline.stats.ledger import TIME_STATS
 from tipline.stats.request import StatsRequest
-from tipline.stats.suppress import ALL, Table, publish
 from tipline.triage.config import TiplineConfig
 from tipline.triage.workflow import Actor
 
 
-def scope_of(session: Session, actor: Actor) -> set[int] | None:
-    """Which units' tips an actor's statistics count: all for an admin, their units for a
-    supervisor; investigators do not export (Forbidden)."""
-    if actor.role == "admin":
-        return None
-    if actor.role != "supervisor":
+def check_may_export(actor: Actor) -> None:
+    """Supervisors and administrators export statistics; investigators do not."""
+    if actor.role not in ("supervisor", "admin"):
         raise Forbidden("Only supervisors and administrators export statistics.")
-    return set(
-        session.scalars(select(Membership.unit_id).where(Membership.staff_id == actor.staff_id))
-    )
 
 
 def export(
@@ -44,75 +37,39 @@ def export(
     request: StatsRequest,
     *,
     actor: str,
-    unit_ids: set[int] | None,
 ) -> tuple[str, str]:
     """The rendered export (text, media type), audited in the caller's transaction."""
-    table = build(
-        session,
-        config,
-        request,
-        tz=ZoneInfo(settings.timezone),
-        unit_ids=unit_ids,
-        secret=settings.secret_key,
-    )
+    answer = tables.answer(session, config, settings, request)
     audit.record(
         session,
         actor,
         "stats.export",
         f"{','.join(request.by)} {request.period} {request.start}..{request.end} {request.format}",
     )
-    return render(table, request.format, config)
+    return render(answer, request.format, config)
 
 
-def build(
-    session: Session,
-    config: TiplineConfig,
-    request: StatsRequest,
-    *,
-    tz: ZoneInfo,
-    unit_ids: set[int] | None,
-    secret: bytes,
-) -> Table:
-    cells = aggregate.count(session, config, request, tz, unit_ids)
-    table = publish(cells, request.by, request.k, rounding=request.rounding, secret=secret)
-    table.method.update(
-        {
-            "grouping": list(request.by),
-            "period": request.period,
-            "from": request.start.isoformat(),
-            "to": request.end.isoformat(),
-            "to_is": "exclusive",
-            "time_zone": tz.key,
-            "scope": "all units" if unit_ids is None else f"{len(unit_ids)} unit(s)",
-            "counted": "tips in a queue (received and routed), by the day they were received",
-            "times": "hours from receipt to first triage and to closing (median, 90th percentile)",
-        }
-    )
-    return table
-
-
-def _row(keys: tuple[str, ...], published: Any) -> dict[str, Any]:
-    row: dict[str, Any] = dict(zip(keys, published.key, strict=True))
-    row["count"] = published.count
-    row["withheld"] = published.withheld
-    row["sla_breaches"] = published.sla_breaches
-    row["rewards_decided"] = published.rewards
-    row.update(published.times)
+def _row(answer: tables.Answer, entry: tables.Entry) -> dict[str, Any]:
+    row: dict[str, Any] = dict(zip(answer.by, entry.key, strict=True))
+    row["count"] = entry.count
+    row["withheld"] = entry.withheld
+    for name in TIME_STATS:
+        row[name] = entry.times.get(name)
     return row
 
 
-def to_json(table: Table) -> str:
+def to_json(answer: tables.Answer) -> str:
     return json.dumps(
         {
-            "method": table.method,
-            "cells": [_row(table.keys, c) for c in table.cells],
+            "method": answer.method,
+            "cells": [_row(answer, c) for c in answer.cells],
             "totals": [
                 {
-                    **dict(zip(table.keys, t.key, strict=True)),
+                    **dict(zip(answer.by, t.key, strict=True)),
                     "count": t.count,
                     "withheld": t.withheld,
                 }
-                for t in table.totals
+                for t in answer.totals
             ],
         },
         indent=2,
@@ -120,48 +77,41 @@ def to_json(table: Table) -> str:
     )
 
 
-def to_csv(table: Table) -> str:
+def to_csv(answer: tables.Answer) -> str:
     """A header row, one row per cell, then the totals ("*" where a key is summed over),
     then the method as commented lines. UTF-8 with a byte-order mark, so spreadsheets
     read accents right."""
     out = io.StringIO()
     out.write("\ufeff")
-    columns = [
-        *table.keys,
-        "count",
-        "withheld",
-        "sla_breaches",
-        "rewards_decided",
-        *aggregate.TIME_STATS,
-    ]
+    columns = [*answer.by, "count", "withheld", *TIME_STATS]
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
-    for cell in table.cells:
-        writer.writerow({k: ("" if v is None else v) for k, v in _row(table.keys, cell).items()})
-    for total in table.totals:
-        row = dict(zip(table.keys, total.key, strict=True))
+    for cell in answer.cells:
+        writer.writerow({k: ("" if v is None else v) for k, v in _row(answer, cell).items()})
+    for total in answer.totals:
+        row: dict[str, object] = dict(zip(answer.by, total.key, strict=True))
         row.update(count="" if total.count is None else total.count, withheld=total.withheld)
         writer.writerow(row)
-    for name, value in table.method.items():
+    for name, value in answer.method.items():
         out.write(f"# {name}: {value}\r\n")
     return out.getvalue()
 
 
-def to_geojson(table: Table, config: TiplineConfig) -> str:
+def to_geojson(answer: tables.Answer, config: TiplineConfig) -> str:
     """One feature per zone (or province: the union of its zones) with its published
-    totals over everything else in the grouping, for a choropleth in any GIS tool."""
+    total over the window and everything else in the grouping, for a choropleth."""
     from shapely.geometry import mapping
     from shapely.ops import unary_union
 
-    place = "zone" if "zone" in table.keys else "province"
-    position = table.keys.index(place)
-    wanted = tuple(ALL if i != position else None for i in range(len(table.keys)))
-    by_place: dict[str, Any] = {}
-    source = table.cells if len(table.keys) == 1 else table.totals
-    for entry in source:
-        if all(w is None or part == w for w, part in zip(wanted, entry.key, strict=True)):
-            by_place[entry.key[position]] = entry
-    features = []
+    place = "zone" if "zone" in answer.by else "province"
+    position = answer.by.index(place)
+    source = answer.cells if len(answer.by) == 1 else answer.totals
+    by_place = {
+        entry.key[position]: entry
+        for entry in source
+        if all(part == ALL for i, part in enumerate(entry.key) if i != position)
+        and entry.key[position] != ALL
+    }
     if place == "zone":
         shapes = {zone.id: zone.geometry for zone in config.zones.values()}
         names = {zone.id: zone.names for zone in config.zones.values()}
@@ -171,6 +121,7 @@ def to_geojson(table: Table, config: TiplineConfig) -> str:
             for pid in config.provinces
         }
         names = {pid: p.names for pid, p in config.provinces.items()}
+    features = []
     for pid, shape in sorted(shapes.items()):
         entry = by_place.get(pid)
         features.append(
@@ -187,15 +138,15 @@ def to_geojson(table: Table, config: TiplineConfig) -> str:
             }
         )
     return json.dumps(
-        {"type": "FeatureCollection", "features": features, "properties": table.method},
+        {"type": "FeatureCollection", "features": features, "properties": answer.method},
         ensure_ascii=False,
     )
 
 
-def render(table: Table, fmt: str, config: TiplineConfig) -> tuple[str, str]:
-    """(text, media type) of the table in ``fmt``."""
+def render(answer: tables.Answer, fmt: str, config: TiplineConfig) -> tuple[str, str]:
+    """(text, media type) of the answer in ``fmt``."""
     if fmt == "csv":
-        return to_csv(table), "text/csv; charset=utf-8"
+        return to_csv(answer), "text/csv; charset=utf-8"
     if fmt == "geojson":
-        return to_geojson(table, config), "application/geo+json"
-    return to_json(table), "application/json"
+        return to_geojson(answer, config), "application/geo+json"
+    return to_json(answer), "application/json"

@@ -1,22 +1,24 @@
 """The public transparency page (/transparency), off unless TIPLINE_PUBLIC_STATS=on.
 
 Monthly counts by province, counts by province and category, and outcomes, for the
-last twelve months, with the same disclosure control as staff exports (and always
-rounded to base 5: the public gets no exact small differences between months), plus a
-plain-language account of how tips are protected. English and French.
+last twelve whole months: cut from the same monthly releases as every staff export and
+chart (so nothing here can be combined with them to learn more), always rounded to base
+5 for the public, with a plain-language account of how tips are protected. EN and FR.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template
 
+from tipline.db import transaction
 from tipline.i18n import _l
 from tipline.models.base import utcnow
-from tipline.stats.export import build
-from tipline.stats.request import StatsRequest
+from tipline.stats import periods, tables
+from tipline.stats.protect import rounded
+from tipline.stats.request import parse
 
 bp = Blueprint("public", __name__)
 
@@ -41,31 +43,56 @@ def transparency():  # type: ignore[no-untyped-def]
     settings, config = runtime.settings, runtime.config
     if not settings.public_stats:
         abort(404)
-    tz = ZoneInfo(settings.timezone)
-    today = utcnow().astimezone(tz).date()
-    end = today.replace(day=1)  # whole months only: the current one is still moving
-    start = (end - timedelta(days=365)).replace(day=1)
-    tables = {}
-    with runtime.sessions() as session:
-        for name, keys in (
-            ("months", ("period", "province")),
-            ("categories", ("province", "category")),
-            ("outcomes", ("disposition",)),
-        ):
-            wanted = StatsRequest(keys, "month", start, end, "json", settings.stats_k, True)
-            tables[name] = build(
-                session, config, wanted, tz=tz, unit_ids=None, secret=settings.secret_key
+    last = periods.last_released_month(utcnow(), ZoneInfo(settings.timezone))
+    first = last
+    for _ in range(11):  # the last twelve whole months
+        first = periods.month_start(first - timedelta(days=1))
+    end = periods.month_end(last)
+    with transaction(runtime.sessions) as session:
+        answers = {
+            name: tables.answer(
+                session,
+                config,
+                settings,
+                parse(by, "month", first.isoformat(), end.isoformat(), "json", last_month=last),
             )
-    cells = {name: {c.key: c for c in table.cells} for name, table in tables.items()}
+            for name, by in (
+                ("months", "period,province"),
+                ("categories", "province,category"),
+                ("outcomes", "disposition"),
+            )
+        }
+    secret = settings.secret_key
+
+    def shown(name: str, entry: tables.Entry) -> tables.Entry:
+        # Rounded to base 5 for the public, always (keyed: the same every time). The
+        # exact number is already among what staff may publish: rounding it takes
+        # nothing away from what the release ledger protects.
+        if entry.count is None:
+            return entry
+        return tables.Entry(entry.key, rounded(secret, f"public|{name}|{entry.key}", entry.count))
+
+    cells = {
+        name: {entry.key: shown(name, entry) for entry in answer.cells}
+        for name, answer in answers.items()
+    }
     return render_template(
         "public/transparency.html",
-        months=sorted({c.key[0] for c in tables["months"].cells}),
+        months=[p.isoformat() for p in _months(first, last)],
         cells=cells,
-        outcomes=tables["outcomes"].cells,
+        outcomes=[shown("outcomes", e) for e in answers["outcomes"].cells],
         outcome_names=OUTCOMES,
         provinces=config.provinces,
         categories=config.categories,
-        start=start,
-        end=end - timedelta(days=1),
-        k=settings.stats_k,
+        start=first,
+        end=end,
+        k=answers["months"].method["k"],
     )
+
+
+def _months(first: date, last: date) -> list[date]:
+    found, month = [], first
+    while month <= last:
+        found.append(month)
+        month = periods.next_month(month)
+    return found

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from tipline.models import OutboxEntry, Tip, TipUnit, Unit
 from tipline.models.base import truncated_now
+from tipline.stats.rollup import tracking
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,12 @@ def place_tip(session: Session, tip_id: int, granularity_minutes: int) -> Placem
     The conditional UPDATE is the guard: of two concurrent deliveries only one sees a row
     change, so a tip is never routed (or notified) twice.
     """
-    result = session.execute(
-        update(Tip)
-        .where(Tip.id == tip_id, Tip.status == "received")
-        .values(status="new", routed_at=truncated_now(granularity_minutes))
-    )
+    with tracking(session, [tip_id]):  # now in a queue: counted by statistics
+        result = session.execute(
+            update(Tip)
+            .where(Tip.id == tip_id, Tip.status == "received")
+            .values(status="new", routed_at=truncated_now(granularity_minutes))
+        )
     changed = result.rowcount  # type: ignore[attr-defined]  # a CursorResult for UPDATE
     # The promise is kept: forget it in the same transaction (see OutboxEntry).
     session.execute(

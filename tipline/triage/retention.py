@@ -23,6 +23,7 @@ from tipline import audit
 from tipline.db import transaction
 from tipline.models import SealedItem, Tip
 from tipline.runtime import Runtime
+from tipline.stats.rollup import tracking
 
 BATCH = 200
 # A file is written moments before the transaction that names it commits (a request, a
@@ -66,7 +67,8 @@ def delete_expired(runtime: Runtime, now: datetime) -> int:
                     )
                     if path
                 ]
-                session.execute(delete(Tip).where(Tip.id.in_(ids)))
+                with tracking(session, ids):  # gone from the statistics rollup too
+                    session.execute(delete(Tip).where(Tip.id.in_(ids)))
                 for _, reference in rows:
                     audit.record(
                         session, "system", "tip.deleted", f"{reference} ({disposition}, retention)"

@@ -25,6 +25,7 @@ from tipline.keyring import current_unit_keys
 from tipline.models import Membership, SealedItem, Staff, Tip, TipKeyGrant, TipLink, TipTag, TipUnit
 from tipline.models.base import truncated_now, utcnow
 from tipline.models.unit import Unit
+from tipline.stats.rollup import counted
 from tipline.triage.config import DISPOSITIONS
 
 # Statuses a tip moves through once it is in a queue ("received" is before routing).
@@ -73,6 +74,7 @@ def _changed(result: object) -> bool:
     return getattr(result, "rowcount", 0) == 1
 
 
+@counted
 def claim(session: Session, tip: Tip, actor: Actor, granularity: int) -> None:
     """Take an unassigned open tip; a new tip moves to "in review"."""
     now = truncated_now(granularity)
@@ -99,6 +101,7 @@ def _in_review_if_new() -> ColumnElement[str]:
     return case((Tip.status == "new", "in_review"), else_=Tip.status)
 
 
+@counted
 def assign(
     session: Session,
     tip: Tip,
@@ -163,6 +166,7 @@ def _may_work_on(session: Session, staff_id: int, tip_id: int) -> bool:
     ) > 0
 
 
+@counted
 def set_status(
     session: Session,
     tip: Tip,
@@ -212,6 +216,7 @@ def set_status(
     audit.record(session, actor.name, "tip.status", subject)
 
 
+@counted
 def refer(
     session: Session,
     tip: Tip,

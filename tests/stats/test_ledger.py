@@ -1,0 +1,121 @@
+"""The release ledger: a release and the answer that needed it commit together, so a
+failure half way publishes nothing; the scheduler makes the months that have ended;
+rounding, when on, is honoured by the audit and by the adversary."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
+
+from tests.stats.support import add_tips
+from tests.stats.test_disclosure import _attack, _insert, _reset, collect, tip_strategy
+from tests.support.api import bearer
+from tipline.db import transaction
+from tipline.models import StatsRelease, StatsReleaseTable
+from tipline.stats.scheduling import release_ended_months
+from workers.jobs import release_statistics
+
+pytestmark = pytest.mark.embedded
+
+MAY = datetime(2026, 5, 10, 15, tzinfo=UTC)
+
+
+def _count(runtime, model) -> int:  # type: ignore[no-untyped-def]
+    with runtime.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_a_failure_half_way_through_a_release_publishes_nothing(app, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    add_tips(runtime, [{"zone": "on-north", "category": "drugs", "received_at": MAY}] * 12)
+    postgres = runtime.engine.dialect.name == "postgresql"
+    with transaction(runtime.sessions) as session:
+        # The disk fills up after the release's third table is written.
+        if postgres:
+            session.execute(
+                text(
+                    "CREATE FUNCTION full_disk() RETURNS trigger AS $$ BEGIN "
+                    "IF (SELECT count(*) FROM stats_release_tables) >= 3 THEN "
+                    "RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; "
+                    "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            session.execute(
+                text(
+                    "CREATE TRIGGER full_disk BEFORE INSERT ON stats_release_tables "
+                    "FOR EACH ROW EXECUTE FUNCTION full_disk()"
+                )
+            )
+        else:
+            session.execute(
+                text(
+                    "CREATE TRIGGER full_disk BEFORE INSERT ON stats_release_tables "
+                    "WHEN (SELECT count(*) FROM stats_release_tables) >= 3 "
+                    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+                )
+            )
+    try:
+        api = app.test_client()
+        headers = bearer(api, world["chief"])
+        query = "/api/v1/stats?by=zone&period=month&from=2026-05-01&to=2026-05-31"
+        failed = api.get(query, headers=headers)
+        assert failed.status_code in (500, 503), failed.get_data(as_text=True)
+        if postgres:
+            assert failed.status_code == 503 and failed.get_json()["error"]["code"]
+        assert b"on-north" not in failed.data
+        assert _count(runtime, StatsRelease) == 0 and _count(runtime, StatsReleaseTable) == 0
+    finally:
+        with transaction(runtime.sessions) as session:
+            session.execute(
+                text("DROP TRIGGER full_disk" + (" ON stats_release_tables" if postgres else ""))
+            )
+            if postgres:
+                session.execute(text("DROP FUNCTION full_disk()"))
+    # With the disk back, the same request makes the release and answers.
+    answer = api.get(query, headers=headers)
+    assert answer.status_code == 200 and _count(runtime, StatsRelease) == 1
+
+
+def test_the_scheduler_releases_the_months_that_have_ended_once(runtime) -> None:  # type: ignore[no-untyped-def]
+    add_tips(runtime, [{"zone": "on-north", "category": "drugs", "received_at": MAY}] * 12)
+    # An hour after the month ends: May is released (and April, before it); June is not.
+    tz = ZoneInfo(runtime.settings.timezone)
+    june_first = datetime.combine(date(2026, 6, 1), time(), tz).astimezone(UTC)
+    assert release_ended_months(runtime, june_first + timedelta(minutes=30), 2) == [
+        date(2026, 3, 1),
+        date(2026, 4, 1),
+    ]
+    made = release_ended_months(runtime, june_first + timedelta(hours=2), 2)
+    assert made == [date(2026, 5, 1)]
+    assert release_ended_months(runtime, june_first + timedelta(hours=3), 2) == []
+    # The cron job does the same for the months up to now, each once.
+    assert release_statistics() >= 1
+    again = release_statistics()
+    assert again == 0
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.integers(min_value=8, max_value=35).flatmap(
+        lambda n: st.lists(tip_strategy(), min_size=n, max_size=n)
+    )
+)
+def test_rounding_is_to_base_5_and_the_audit_allows_for_it(app, runtime, world, tips) -> None:  # type: ignore[no-untyped-def]
+    runtime.settings = runtime.settings.with_overrides(stats_rounding=True)
+    _reset(runtime)
+    _insert(runtime, tips)
+    holding = collect(app, world)
+    published = [n.count for n in holding.numbers if n.count is not None]
+    assert all(count % 5 == 0 for count in published)
+    assert all(n.rounded for n in holding.numbers)
+    verdict = _attack(runtime, holding, tips)
+    assert not verdict.pinned, verdict.pinned[:5]
