@@ -192,3 +192,40 @@ def test_the_store_never_follows_a_link_it_is_asked_to_delete(runtime) -> None: 
     assert target.read_bytes() == kept
     assert runtime.store.delete(str(target.relative_to(runtime.store.root))) is True
     assert runtime.store.delete(str(target.relative_to(runtime.store.root))) is False
+
+
+def test_a_tip_reopened_while_retention_runs_is_kept(app, client, drain, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the two cannot overlap")
+    import threading
+
+    reference = routed_tip(client, drain)
+    api = app.test_client()
+    _close(api, bearer(api, world["north"]), reference, "unfounded")
+    _closed_days_ago(runtime, reference, 91)
+    # An investigator reopens the tip; before their change commits, retention starts.
+    reopening = runtime.sessions()
+    deleted: list[int] = []
+    sweep = threading.Thread(target=lambda: deleted.append(jobs.delete_expired_tips()))
+    try:
+        reopening.begin()
+        reopening.execute(update(Tip).where(Tip.reference == reference).values(status="in_review"))
+        sweep.start()
+        for _ in range(600):  # until the sweep waits on the reopened tip's lock
+            with runtime.engine.connect() as watcher:  # a fresh view of the activity
+                waiting = watcher.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                ).scalar()
+            if waiting:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the sweep never reached the tip")
+        reopening.commit()
+    finally:
+        reopening.close()
+        sweep.join(timeout=30)
+    assert deleted == [0]
+    with runtime.sessions() as session:
+        assert session.scalar(select(Tip.status).where(Tip.reference == reference)) == "in_review"

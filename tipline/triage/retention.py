@@ -56,6 +56,9 @@ def delete_expired(runtime: Runtime, now: datetime) -> int:
                     )
                     .order_by(Tip.id)
                     .limit(BATCH)
+                    # Locked as chosen: a tip reopened meanwhile is waited for, then
+                    # found no longer closed (PostgreSQL checks the condition again).
+                    .with_for_update(of=Tip)
                 ).all()
                 if not rows:
                     break
