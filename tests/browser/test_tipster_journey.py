@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import shot as _shot
 from tests.intake.scrub.samples import assert_clean, tagged_jpeg
@@ -54,9 +55,9 @@ def test_tipster_sends_a_photo_then_answers_an_investigator(
         tipster.fill("#description", text)
         tipster.set_input_files("#attachments", str(photo))
         if javascript:  # pow.js solves the optional proof of work while the tipster writes
-            tipster.wait_for_function(
-                "document.querySelector('input[name=pow_nonce]').value !== ''", timeout=20_000
-            )
+            # expect() polls from Playwright's own script: a string predicate would be
+            # eval'd in the page, which the page's CSP (rightly) forbids.
+            expect(tipster.locator("input[name=pow_nonce]")).not_to_have_value("", timeout=20_000)
         else:  # without JavaScript nothing is asked, and the tip goes through all the same
             assert tipster.input_value("input[name=pow_nonce]") == ""
         _shot(tipster, f"{label}-1-form")
