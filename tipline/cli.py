@@ -51,12 +51,15 @@ def _ledger_errors() -> Iterator[None]:
     exit 2, and publish nothing."""
     from sqlalchemy.exc import OperationalError
 
-    from tipline.errors import InvalidInput
+    from tipline.errors import InvalidInput, ServiceUnavailable
 
     try:
         yield
     except InvalidInput as exc:
         raise click.UsageError(str(exc)) from exc
+    except ServiceUnavailable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from exc
     except OperationalError as exc:
         click.echo(
             f"Error: the database cannot be reached ({type(exc.orig).__name__}); nothing "

@@ -139,8 +139,10 @@ def _fields(victim_id: int, other_reference: str, newcomer_email: str) -> dict[s
 # the supervisor of every unit; "outsider" an investigator of another unit; "outside
 # supervisor" a supervisor of another unit only; "admin" an administrator of no unit. A
 # route missing here fails the matrix until its rule is written down. The outside
-# supervisor's stats, units page and audit trail answer 200: each covers their own units
-# only (stats.export.scope_of, admin.my_units, admin.audit_trail), never the tip's.
+# supervisor's units page and audit trail answer 200: each covers their own units only
+# (admin.my_units, admin.audit_trail), never the tip's. Statistics answer 200 to every
+# supervisor and admin alike: they count every unit's tips, suppressed, from the same
+# monthly releases (tipline/stats/ledger.py) — no tip and no unit of its own.
 ANYONE = {
     "member": 200,
     "supervisor": 200,

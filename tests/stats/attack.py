@@ -34,6 +34,51 @@ class Number:
     end: date
     count: int | None  # None: withheld (but listed: at least one tip)
     rounded: bool = False
+    parts: int = 1  # how many monthly-release numbers it adds up (each rounded on its own)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A published cell shows its times to triage (or to closing), or does not: k or more
+    of its tips past "new" (or closed), or fewer."""
+
+    keys: tuple[tuple[str, str], ...]
+    start: date
+    end: date
+    kind: str  # "triage" | "close"
+    shown: bool
+
+
+TIMED_KEYS = {"zone", "province", "category"}
+
+
+def _months(start: date, end: date) -> list[date]:
+    found, month = [], start.replace(day=1)
+    while month < end:
+        found.append(month)
+        month = _after(month, "month")
+    return found
+
+
+def parts_of(start: date, end: date, grid: str, with_period: bool) -> int:
+    """How many monthly-release numbers a published number adds up, by the documented
+    rule: a period is one part (a week across two months, two); a window is its whole
+    months, and in a month it does not cover whole, its week parts or its days."""
+    if with_period:
+        return len(_months(start, end)) if grid == "week" else 1
+    count = 0
+    for month in _months(start, end):
+        after = _after(month, "month")
+        if start <= month and after <= end:
+            count += 1
+            continue
+        first, stop = max(month, start), min(after, end)
+        if grid == "week":
+            count += len({max(_period_of(first + timedelta(days=i), "week"), month)
+                          for i in range((stop - first).days)})  # fmt: skip
+        else:
+            count += (stop - first).days
+    return count
 
 
 @dataclass(frozen=True)
@@ -70,6 +115,7 @@ class Holding:
 
     numbers: set[Number] = field(default_factory=set)
     listings: set[Listing] = field(default_factory=set)
+    timed: set[Timed] = field(default_factory=set)
 
     def add_answer(self, data: dict) -> None:  # type: ignore[type-arg]
         method = data["method"]
@@ -78,8 +124,10 @@ class Holding:
         grid = method["period"]
         rounded = method["rounding"] != "none"
         by = method["grouping"]
-        for entry in [*data["cells"], *data["totals"]]:
-            keys, first, stop = [], start, end
+        for is_cell, entry in [(True, c) for c in data["cells"]] + [
+            (False, t) for t in data["totals"]
+        ]:
+            keys, first, stop, periodic = [], start, end, False
             for key in by:
                 value = entry[key]
                 if value == ALL:
@@ -87,9 +135,26 @@ class Holding:
                 if key == "period":
                     first = date.fromisoformat(value)
                     stop = _after(first, grid)
+                    periodic = True
                 else:
                     keys.append((key, value))
-            self.numbers.add(Number(tuple(sorted(keys)), first, stop, entry["count"], rounded))
+            parts = parts_of(first, stop, grid, periodic)
+            self.numbers.add(
+                Number(tuple(sorted(keys)), first, stop, entry["count"], rounded, parts)
+            )
+            # Times are a month's: a published cell of a timed table, for one month,
+            # shows them or not — and that says whether k of its tips have them.
+            one_month = grid == "month" and len(_months(first, stop)) == 1 and parts == 1
+            if (
+                is_cell
+                and one_month
+                and entry["count"] is not None
+                and {k for k, _ in keys} <= TIMED_KEYS
+                and "triage_median_h" in entry  # answers that give times at all
+            ):
+                for kind in ("triage", "close"):
+                    shown = entry.get(f"{kind}_median_h") is not None
+                    self.timed.add(Timed(tuple(sorted(keys)), first, stop, kind, shown))
         keys_only = tuple(k for k in by if k != "period")
         with_period = "period" in by
         listed = frozenset(
@@ -208,9 +273,24 @@ def attack(
         if number.count is None:
             rows.append((members, 1.0, highspy.kHighsInf))  # listed: at least one tip
         elif number.rounded:
-            rows.append((members, max(0.0, number.count - 4.0), number.count + 4.0))
+            # Each of its parts is within 4 of the truth, and a published part is at
+            # least k (smaller counts are never published).
+            spread = 4.0 * number.parts
+            rows.append((members, max(float(k), number.count - spread), number.count + spread))
         else:
             rows.append((members, float(number.count), float(number.count)))
+    for fact in sorted(holding.timed, key=repr):
+        members = [
+            i
+            for i, kind in enumerate(space)
+            if fact.start <= kind.day < fact.end
+            and all(_value(kind, key, province_of) == value for key, value in fact.keys)
+            and (kind.status == "closed" if fact.kind == "close" else kind.status != "new")
+        ]
+        if fact.shown:
+            rows.append((members, float(k), highspy.kHighsInf))
+        else:
+            rows.append((members, 0.0, float(k - 1)))
     pinned = []
     targets = 0
     checked: dict[tuple[int, ...], float] = {}

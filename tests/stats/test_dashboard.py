@@ -70,6 +70,9 @@ def test_investigators_get_no_statistics_and_bad_months_are_explained(app, world
     assert north.get("/staff/stats").status_code == 403
     chief = app.test_client()
     sign_in(chief, world["chief"])
+    # No tips yet (a fresh demo): the page says when this month's tips will be counted.
+    empty = chief.get("/staff/stats").get_data(as_text=True)
+    assert 'id="stats-empty"' in empty and "counted from" in empty
     bad = chief.get("/staff/stats?from=2026-05&to=2026-01")
     assert bad.status_code == 400 and "inverted" in bad.get_data(as_text=True)
     future = chief.get("/staff/stats?from=2026-05&to=2099-01")

@@ -67,6 +67,8 @@ def _insert(runtime, tips: list[dict]) -> None:  # type: ignore[no-untyped-def]
         received = datetime.combine(tip["day"], time(12), TZ).astimezone(UTC)
         row = {k: v for k, v in tip.items() if k != "day"}
         row["received_at"] = received
+        if row["status"] != "new":  # as the workflow does: left "new" means triaged
+            row["triaged_at"] = received + timedelta(hours=2)
         if row["status"] == "closed":
             row["closed_at"] = received + timedelta(hours=5)
         rows.append(row)

@@ -64,7 +64,12 @@ def _api_stats(app, world, query: str, who: str = "chief"):  # type: ignore[no-u
 
 def test_counts_withheld_cells_and_times_in_json(app, runtime, world) -> None:  # type: ignore[no-untyped-def]
     _spread(runtime)
-    response = _api_stats(app, world, "by=zone,category&period=month&from=2026-04-01&to=2026-05-31")
+    api = app.test_client()
+    headers = bearer(api, world["chief"])
+    response = api.get(
+        "/api/v1/stats?by=zone,category&period=month&from=2026-04-01&to=2026-05-31",
+        headers=headers,
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     data = response.get_json()
     cells = {(c["zone"], c["category"]): c for c in data["cells"]}
@@ -77,10 +82,16 @@ def test_counts_withheld_cells_and_times_in_json(app, runtime, world) -> None:  
     fraud = cells[("on-north", "fraud-scams")]
     assert fraud["withheld"] and fraud["count"] is None and fraud["triage_median_h"] is None
     drugs = cells[("on-north", "drugs")]
-    if not drugs["withheld"]:
-        # A single month (April has no tips): its times come with it.
-        assert drugs["count"] == 12
-        assert drugs["triage_median_h"] == 7.5 and drugs["close_median_h"] == 10.0
+    assert drugs["count"] == 12 and drugs["triage_median_h"] is None  # two months: no times
+    may = api.get(
+        "/api/v1/stats?by=zone,category&period=month&from=2026-05-01&to=2026-05-31",
+        headers=headers,
+    )
+    one = {(c["zone"], c["category"]): c for c in may.get_json()["cells"]}
+    # One month: its times come with it (12 triaged, 6 closed: k or more each).
+    assert one[("on-north", "drugs")]["triage_median_h"] == 7.5
+    assert one[("on-north", "drugs")]["close_median_h"] == 10.0
+    assert one[("qc-montreal", "drugs")]["triage_median_h"] is None  # none triaged
     totals = {(t["zone"], t["category"]): t for t in data["totals"]}
     assert totals[("*", "fraud-scams")]["withheld"]  # it would be the 2 itself
     # Nothing published lets the 2 be worked out: the North row adds up to nothing.
@@ -96,7 +107,10 @@ def test_counts_withheld_cells_and_times_in_json(app, runtime, world) -> None:  
         audited = session.scalars(
             select(AuditEntry.subject).where(AuditEntry.action == "stats.export")
         ).all()
-    assert audited == ["zone,category month 2026-04-01..2026-06-01 json"]
+    assert audited == [
+        "zone,category month 2026-04-01..2026-06-01 json",
+        "zone,category month 2026-05-01..2026-06-01 json",
+    ]
 
 
 def test_a_month_is_released_once_and_every_later_answer_is_cut_from_it(

@@ -206,7 +206,15 @@ def stats_page():  # type: ignore[no-untyped-def]
         last=_month_name(last),
         made=min(released.values()) if released else None,
         time_zone=settings.timezone,
+        empty=not answers["zone"].cells,
+        next_release=format_date(_this_months_release(settings.timezone), "d MMMM y"),
     )
+
+
+def _this_months_release(timezone: str) -> date:
+    """The day this month's tips are first counted: the first of next month."""
+    today = utcnow().astimezone(ZoneInfo(timezone)).date()
+    return periods.next_month(periods.month_start(today))
 
 
 def _by_size(items: list[charts.Bar]) -> list[charts.Bar]:

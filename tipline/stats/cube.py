@@ -18,6 +18,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tipline.errors import ServiceUnavailable
+from tipline.i18n import _l
 from tipline.models import StatsRollup
 from tipline.stats import periods
 from tipline.stats.catalogue import ALL, Table, tables
@@ -57,6 +59,15 @@ def load(session: Session, config: TiplineConfig, month: date, tz: ZoneInfo) -> 
             StatsRollup.tips,
         ).where(StatsRollup.received_at >= start, StatsRollup.received_at < end)
     ).all()
+    if any(row.tips < 0 for row in rows):
+        # A count below zero means the rollup has drifted from the tips; a release is
+        # kept for good, so none is made from it.
+        raise ServiceUnavailable(
+            _l(
+                "The counts behind these statistics need checking before anything is "
+                "published: an administrator should run “tipline stats repair”."
+            )
+        )
     merged: dict[tuple[object, ...], int] = defaultdict(int)
     for received, zone, category, channel, priority, status, disposition, n in rows:
         day = received.astimezone(tz).date()
@@ -103,9 +114,19 @@ class Cells:
     pair_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     # (population, table) -> for each cube row of that population, its cell (else -1)
     cell_of_row: dict[tuple[str, Table], np.ndarray] = field(default_factory=dict)
+    # For each cube row: has it left "new" (so its tips have a time to first triage),
+    # and is it closed (a time to closing)? Whether a cell shows those times is itself
+    # published (k such tips or more), so the audit counts it as a published number.
+    row_timed: dict[str, np.ndarray] = field(default_factory=dict)
+    row_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.key)
+
+    def timed_count(self, cell: int, kind: str) -> int:
+        """How many of the cell's tips have a time of ``kind`` ("triage" or "close")."""
+        rows = self.pair_row[self.pair_cell == cell]
+        return int((self.row_timed[kind][rows] * self.row_counts[rows]).sum())
 
 
 def _key_codes(cube: Cube, key: str) -> tuple[np.ndarray, list[str]]:
@@ -172,6 +193,17 @@ def cells_of(cube: Cube) -> Cells:
         out.value = np.concatenate(values)
         out.pair_cell = np.concatenate(cell_parts)
         out.pair_row = np.concatenate(row_parts)
+    status = np.array(cube.labels.get("status", []), dtype=object)
+    status_of_row: np.ndarray = (
+        status[cube.codes["status"]] if cube.size else np.zeros(0, dtype=object)
+    )
+    # A tip has left "new" exactly when it has been triaged (no status goes back to new),
+    # and has a closing time exactly when it is closed (reopening clears it).
+    out.row_timed = {
+        "triage": np.asarray(status_of_row != "new"),
+        "close": np.asarray(status_of_row == "closed"),
+    }
+    out.row_counts = cube.counts
     return out
 
 

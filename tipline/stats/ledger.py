@@ -180,7 +180,10 @@ def _times(
         stats: dict[str, float | None] = {}
         for kind in ("triage", "close"):
             values = [h for g in members for h in g[kind]]
-            if len(values) >= k:  # a time of fewer tips would describe those tips
+            # Shown when k or more of the cell's tips have that time (a time of fewer
+            # would describe those tips). Whether it is shown is itself published, and
+            # the audit counted it: it is decided from the same counts the audit used.
+            if cells.timed_count(i, kind) >= k and values:
                 stats[f"{kind}_median_h"] = round(float(np.percentile(values, 50)), 1)
                 stats[f"{kind}_p90_h"] = round(float(np.percentile(values, 90)), 1)
             else:

@@ -163,6 +163,32 @@ def _solver() -> highspy.Highs:
     return solver
 
 
+def _timed_flags(
+    cells: Cells, withheld: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """The published "shows its times" facts as extra cells — ids past the real ones:
+    len(cells) + 2c for cell c's time to triage, + 1 for its time to closing — with
+    their rows (the cell's rows past "new", or closed) and their true counts."""
+    ids: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    truth: dict[int, int] = {}
+    timed = [i for i in range(len(cells)) if cells.table[i].timed and not withheld[i]]
+    if not timed or not cells.row_timed:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), truth
+    order = np.argsort(cells.pair_cell, kind="stable")
+    sorted_cells = cells.pair_cell[order]
+    for cell in timed:
+        a, b = np.searchsorted(sorted_cells, [cell, cell + 1])
+        members = cells.pair_row[order[a:b]]
+        for offset, kind in enumerate(("triage", "close")):
+            chosen = members[cells.row_timed[kind][members]]
+            flag = len(cells) + 2 * cell + offset
+            ids.append(np.full(len(chosen), flag, dtype=np.int64))
+            rows.append(chosen)
+            truth[flag] = int(cells.row_counts[chosen].sum())
+    return np.concatenate(ids), np.concatenate(rows), truth
+
+
 class _Model:
     """The alternative months: a change δ of each movable cube row (whole tips, each
     row stays ≥ 0) such that every published cell keeps its number and every withheld
@@ -181,28 +207,46 @@ class _Model:
         self.columns = movable  # cube row ids
         column_of = np.full(cube.size, -1, dtype=np.int64)
         column_of[movable] = np.arange(len(movable))
-        keep = column_of[cells.pair_row] >= 0
-        pair_cell = cells.pair_cell[keep]
-        pair_col = column_of[cells.pair_row[keep]]
-        self.rows = np.unique(pair_cell)  # cell ids, one programme row each
-        row_of = np.full(len(cells), -1, dtype=np.int64)
+        # Besides the cells, each published timed cell says whether k or more of its tips
+        # have a time to triage, and to closing (it shows them, or does not): two more
+        # published facts, each about the cell's rows that are past "new" (or closed).
+        extra_cells, extra_rows, extra_truth = _timed_flags(cells, withheld)
+        all_cells = np.concatenate([cells.pair_cell, extra_cells])
+        all_rows = np.concatenate([cells.pair_row, extra_rows])
+        keep = column_of[all_rows] >= 0
+        pair_cell = all_cells[keep]
+        pair_col = column_of[all_rows[keep]]
+        self.rows = np.unique(pair_cell)  # cell ids (and flags), one programme row each
+        row_of = np.full(3 * len(cells) + 1, -1, dtype=np.int64)
         row_of[self.rows] = np.arange(len(self.rows))
         order = np.lexsort((row_of[pair_cell], pair_col))
         self.col_index = pair_col[order]
         self.row_index = row_of[pair_cell][order]
         self.starts = np.searchsorted(self.col_index, np.arange(len(movable) + 1))
-        truth = cells.value[self.rows].astype(float)
+        real = self.rows < len(cells)
+        truth = np.zeros(len(self.rows))
+        truth[real] = cells.value[self.rows[real]]
+        for position in np.nonzero(~real)[0]:
+            truth[position] = extra_truth[int(self.rows[position])]
         low = np.zeros(len(self.rows))
         high = np.zeros(len(self.rows))
-        hidden = withheld[self.rows]
+        hidden = np.zeros(len(self.rows), dtype=bool)
+        hidden[real] = withheld[self.rows[real]]
         low[hidden] = 1 - truth[hidden]  # a listed cell keeps at least one tip
         high[hidden] = INF
         if rounding:
-            # A published number r says only that the truth is within r ± 4.
-            published = ~hidden
+            # A published number r says the truth is within r ± 4 — and at least k, since
+            # smaller counts are never published.
+            published = real & ~hidden
             spread = ROUNDING_BASE - 1
-            low[published] = shown[self.rows][published] - spread - truth[published]
-            high[published] = shown[self.rows][published] + spread - truth[published]
+            values = shown[self.rows[published]]
+            low[published] = np.maximum(values - spread, k) - truth[published]
+            high[published] = values + spread - truth[published]
+        for position in np.nonzero(~real)[0]:
+            if truth[position] >= k:  # times shown: k or more such tips
+                low[position], high[position] = k - truth[position], INF
+            else:  # not shown: fewer than k
+                low[position], high[position] = -INF, k - 1 - truth[position]
         self.row_low, self.row_high = low, high
         self.col_low = -cube.counts[movable].astype(float)
         self.col_high = np.full(len(movable), float(2 * k))
@@ -262,8 +306,9 @@ class _Model:
             return 0.0, True
         values = np.asarray(solver.getSolution().col_value)
         more = -solver.getInfo().objective_function_value
-        if np.allclose(values, np.round(values), atol=1e-7):
-            return more, more >= need - 1e-7
+        if np.allclose(values, np.round(values), rtol=0, atol=1e-7):
+            # A vertex of whole tips: checked as whole tips, not trusted to tolerance.
+            return more, self._witness(np.round(values), cols, need)
         if more >= need - 1e-7 and self._small_whole(cols, need):
             return more, True
         return more, False
@@ -278,9 +323,16 @@ class _Model:
             return False
         for times in range(1, 7):
             scaled = delta * times
-            if np.allclose(scaled, np.round(scaled), atol=1e-6) and self.feasible(np.round(scaled)):
+            if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6) and self._witness(
+                np.round(scaled), cols, need
+            ):
                 return True
         return False
+
+    def _witness(self, delta: np.ndarray, cols: np.ndarray, need: float) -> bool:
+        """Whether the whole-tip change ``delta`` is another month that publishes the
+        same and gives the target at least ``need`` more."""
+        return bool(delta[cols].sum() >= need) and self.feasible(delta)
 
     def least_change(self, cols: np.ndarray, need: float) -> np.ndarray | None:
         n = len(self.columns)
@@ -385,11 +437,15 @@ def _blocking(
     """The published cells to withhold so that ``target`` can hold ``need`` more tips
     in ``model``: each published cell may give way at a cost (an elastic linear
     programme); the cells that gave way."""
-    published = np.nonzero(~withheld[model.rows])[0]
+    # A flag row (a cell's "shows its times") gives way with its cell: it is about it.
+    owner = np.where(model.rows < len(cells), model.rows, (model.rows - len(cells)) // 2).astype(
+        np.int64
+    )
+    published = np.nonzero(~withheld[owner])[0]
     n_cols = len(model.columns)
     weights = np.empty(len(published))
     for j, row in enumerate(published):
-        cell = int(model.rows[row])
+        cell = int(owner[row])
         table = cells.table[cell]
         weight = LEVEL_COST[table.level] * KEYS_COST[len(table.keys)]
         weight *= 2.0 if cells.population[cell] == ALL else 1.0
@@ -426,10 +482,10 @@ def _blocking(
     solver.run()
     if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         # Cannot happen (every published number may give way); be safe regardless.
-        return [int(model.rows[row]) for row in published]
+        return sorted({int(owner[row]) for row in published})
     slack = np.asarray(solver.getSolution().col_value)[n_cols:]
     gave = slack[0::2] + slack[1::2] > 1e-7
-    return [int(model.rows[row]) for row in published[gave]]
+    return sorted({int(owner[row]) for row in published[gave]})
 
 
 def _rows_of(cells: Cells, members: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ def transparency():  # type: ignore[no-untyped-def]
                 config,
                 settings,
                 parse(by, "month", first.isoformat(), end.isoformat(), "json", last_month=last),
+                make_missing=False,  # the scheduler makes them; a visitor never does
             )
             for name, by in (
                 ("months", "period,province"),
@@ -78,7 +79,12 @@ def transparency():  # type: ignore[no-untyped-def]
     }
     return render_template(
         "public/transparency.html",
-        months=[p.isoformat() for p in _months(first, last)],
+        # Months the scheduler has released (within an hour or so of their end).
+        months=[
+            p.isoformat()
+            for p in _months(first, last)
+            if f"{p:%Y-%m}" in answers["months"].method["released"]
+        ],
         cells=cells,
         outcomes=[shown("outcomes", e) for e in answers["outcomes"].cells],
         outcome_names=OUTCOMES,

@@ -137,12 +137,14 @@ def apply(session: Session, delta: Counter[Key]) -> None:
             .returning(StatsRollup.id, StatsRollup.tips)
         )
         row_id, tips = session.execute(upsert).one()
-        if tips <= 0:
-            if tips < 0:
-                # Only a change made outside tracking() can do this: say so, without
-                # anything about the tip (the key alone could point at one).
-                log.warning("statistics rollup went below zero; run `tipline stats repair`")
+        if tips == 0:
             session.execute(delete(StatsRollup).where(StatsRollup.id == row_id))
+        elif tips < 0:
+            # Only a change made outside tracking() can do this. The row stays, so that
+            # no release is made from counts known to be wrong (cube.load refuses) and
+            # repair puts it right; the warning says nothing about the tip (the key
+            # alone could point at one).
+            log.warning("statistics rollup went below zero; run `tipline stats repair`")
 
 
 def count_from_tips(session: Session) -> Counter[Key]:

@@ -76,11 +76,20 @@ def _pieces_of_window(request: StatsRequest) -> list[Piece]:
 
 
 def answer(
-    session: Session, config: TiplineConfig, settings: Settings, request: StatsRequest
+    session: Session,
+    config: TiplineConfig,
+    settings: Settings,
+    request: StatsRequest,
+    *,
+    make_missing: bool = True,
 ) -> Answer:
-    """The answer, with its method; the months' releases are made here if missing, in the
-    caller's transaction."""
-    releases = ledger.ensure(session, config, settings, request.months)
+    """The answer, with its method. The months' releases are made here if missing, in the
+    caller's transaction; with ``make_missing`` false (the public page: no one signed
+    in may set that work off), a month not yet released counts as no tips."""
+    if make_missing:
+        releases = ledger.ensure(session, config, settings, request.months)
+    else:
+        releases = ledger.made(session, request.months)
     keys = request.keys
     wanted = [
         Table(canonical(subset), level)
@@ -110,14 +119,19 @@ def answer(
             values: dict[tuple[str, ...], list[int | None]] = {}
             timed: dict[tuple[str, ...], dict[str, float | None]] = {}
             for month, level, bucket in pieces:
+                if month not in read:
+                    continue  # not released (the public page does not make releases)
                 table = Table(table_keys, level)
                 cells = read[month].tables.get((ALL, table), {})
                 for (cell_bucket, key), (count, times) in cells.items():
                     if cell_bucket == bucket:
                         values.setdefault(key, []).append(count)
                         timed[key] = times
-            # Times are a month's: shown where one month's cell is the whole sum.
-            timed = {key: t for key, t in timed.items() if len(values[key]) == 1}
+            # Times are a month's, shown where the entry is one month's cell. (Whether a
+            # cell shows them says whether k of its tips have them: that fact is in the
+            # audit for the month's cells, and would be ambiguous for a sum of months.)
+            if not (len(pieces) == 1 and pieces[0][1] == "month"):
+                timed = {}
             for key, parts in values.items():
                 # Sums over the pieces: a piece where the key is absent counts 0.
                 shown = [p for p in parts if p is not None]
@@ -148,7 +162,8 @@ def _method(
     made = {m.strftime("%Y-%m"): r.made_at.isoformat() for m, r in sorted(releases.items())}
     ks = {release.k for release in releases.values()}
     rounding = {release.rounding for release in releases.values()}
-    k = ks.pop() if len(ks) == 1 else settings.stats_k
+    # Months made with different k (the setting changed): say the smallest, the weakest.
+    k = min(ks) if ks else settings.stats_k
     return {
         "rule": (
             f"Counts of 1 to {k - 1} tips are withheld, and so is every other number that "
