@@ -47,13 +47,49 @@ HTTP_MESSAGES = {
 }
 
 
+# No body the API takes nests deeper than a few levels; this bounds every walk over one.
+MAX_JSON_DEPTH = 32
+
+
+def _json_depth(value: object) -> int:
+    """How deeply ``value`` nests (a scalar is 0), walked without recursion; stops
+    counting once past MAX_JSON_DEPTH."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= MAX_JSON_DEPTH:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 class TiplineRequest(Request):
-    """Uploads in flight are spooled to encrypted temporary files, never in clear."""
+    """Uploads in flight are spooled to encrypted temporary files, never in clear;
+    JSON nested past MAX_JSON_DEPTH is a 400, whether the parser gives up (a
+    RecursionError, which ``silent`` does not catch) or not."""
 
     def _get_file_stream(  # type: ignore[override]
         self, total_content_length, content_type, filename=None, content_length=None
     ):
         return encrypted_spool()
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):  # type: ignore[no-untyped-def]
+        try:
+            data = super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            data = None
+            too_deep = True
+        else:
+            too_deep = _json_depth(data) > MAX_JSON_DEPTH
+        if too_deep:
+            raise InvalidInput(
+                _l(
+                    "The JSON in this request nests too deeply (at most %(n)s levels).",
+                    n=MAX_JSON_DEPTH,
+                )
+            )
+        return data
 
 
 # Blueprints whose forms carry a tipster's free text (sealed, never a text column) and

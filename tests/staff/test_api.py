@@ -210,3 +210,34 @@ def test_api_errors_are_json_and_never_500(app, client, drain, world) -> None:  
         404,
         "not_found",
     )
+
+
+def test_json_nested_too_deeply_is_a_400_at_every_body_never_a_500(
+    app, client, drain, world
+) -> None:  # type: ignore[no-untyped-def]
+    """Found from outside (issue 16): 100,000 brackets made the parser raise
+    RecursionError, which get_json(silent=True) does not catch, and the answer was 500."""
+    reference = routed_tip(client, drain)
+    api = app.test_client()
+    headers = bearer(api, world["north"])
+    json_headers = {**headers, "Content-Type": "application/json"}
+    brackets = "[" * 100_000 + "]" * 100_000
+    just_too_deep = "[" * 33 + "]" * 33  # parses fine, but past the bound
+    note_deep = '{"note": ' + "[" * 5_000 + "]" * 5_000 + "}"
+    for path, body in [
+        ("/api/v1/auth/token", brackets),
+        ("/api/v1/auth/token", just_too_deep),
+        (f"/api/v1/tips/{reference}/notes", note_deep),
+        (f"/api/v1/tips/{reference}/tags", brackets),
+    ]:
+        response = api.post(path, data=body, headers=json_headers)
+        assert response.status_code == 400, (path, response.status_code)
+        error = response.get_json()["error"]
+        assert error["code"] == "invalid_input" and "at most 32 levels" in error["message"]
+    # Within the bound, the body is read as before: a note is a string, so this one is
+    # refused for its type, not its depth.
+    shallow = api.post(f"/api/v1/tips/{reference}/notes", json={"note": [["a"]]}, headers=headers)
+    assert shallow.status_code == 400
+    assert "levels" not in shallow.get_json()["error"]["message"]
+    added = api.post(f"/api/v1/tips/{reference}/notes", json={"note": "fine"}, headers=headers)
+    assert added.status_code == 200, added.get_data(as_text=True)
